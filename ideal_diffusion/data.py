@@ -40,7 +40,9 @@ def as_rng(rng) -> np.random.Generator:
         return rng
     if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
         return np.random.default_rng(int(rng))
-    raise ValueError(f"rng must be a numpy.random.Generator or an int seed, got {type(rng).__name__}")
+    raise ValueError(
+        f"rng must be a numpy.random.Generator or an int seed, got {type(rng).__name__}"
+    )
 
 
 def _check_weights(weights, n: int) -> np.ndarray:
@@ -196,7 +198,9 @@ class GaussianMixture(_Mixture):
         elif c.shape == (d, d) and K == 1:
             c = c[None]
         if c.shape != (K, d, d) or not np.all(np.isfinite(c)):
-            raise ValueError(f"covs must be finite with shape ({K}, {d}, {d}), ({K}, {d}) or scalar")
+            raise ValueError(
+                f"covs must be finite with shape ({K}, {d}, {d}), ({K}, {d}) or scalar"
+            )
         if not np.allclose(c, np.swapaxes(c, 1, 2), rtol=1e-12, atol=1e-12 * (1 + np.abs(c).max())):
             raise ValueError("covs must be symmetric")
         lam, U = np.linalg.eigh(c)
@@ -289,8 +293,8 @@ def glyphs(chars: str = "0123456789", size: int = 16, supersample: int = 4) -> D
     DeltaMixture with points of shape (len(chars), size * size), row-major images.
     """
     from matplotlib.font_manager import FontProperties
-    from matplotlib.textpath import TextPath
     from matplotlib.path import Path as MplPath
+    from matplotlib.textpath import TextPath
     from matplotlib.transforms import Affine2D
 
     if not chars or len(set(chars)) != len(chars):

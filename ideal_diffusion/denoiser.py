@@ -178,7 +178,7 @@ class IdealDenoiser:
         return out / (s * s).astype(x.dtype)[:, None, None]
 
     def log_density(self, x, sigma) -> np.ndarray:
-        """log p_sigma(x), the data density convolved with N(0, sigma^2 I); shape (B,); sigma > 0."""
+        """log p_sigma(x): the data density convolved with N(0, sigma^2 I), (B,); sigma > 0."""
         x = _as_queries(x, self.d).astype(np.float64)
         s = _as_sigma(sigma, x.shape[0], allow_zero=False)
         if not self.is_delta:

@@ -17,7 +17,8 @@ def _check(n, sigma_min, sigma_max):
         raise ValueError(f"n must be an integer >= 1, got {n!r}")
     if not (np.isfinite(sigma_min) and np.isfinite(sigma_max) and 0 < sigma_min <= sigma_max):
         raise ValueError(
-            f"need 0 < sigma_min <= sigma_max < inf, got sigma_min={sigma_min}, sigma_max={sigma_max}"
+            "need 0 < sigma_min <= sigma_max < inf, "
+            f"got sigma_min={sigma_min}, sigma_max={sigma_max}"
         )
 
 

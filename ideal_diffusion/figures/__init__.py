@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import importlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import matplotlib
 
@@ -30,7 +30,7 @@ FIGURE_MODULES = [
 class FigureSpec:
     name: str
     slide: str
-    make: Callable[[], "matplotlib.figure.Figure"]
+    make: Callable[[], matplotlib.figure.Figure]
 
 
 REGISTRY: dict[str, FigureSpec] = {}
