@@ -101,7 +101,7 @@ def sample(denoiser, x_T, sigmas, solver: str = "heun", return_trajectory: bool 
     denoised = np.empty((n,) + x.shape, dtype=x.dtype) if return_trajectory else None
     old = None  # previous denoised output (DPM-Solver++(2M))
     for i in range(n):
-        s_cur, s_next = s[i], s[i + 1]
+        s_cur, s_next = float(s[i]), float(s[i + 1])  # Python floats keep float32 states float32
         if return_trajectory:
             states[i] = x
         D = denoiser(x, s_cur)
@@ -111,10 +111,11 @@ def sample(denoiser, x_T, sigmas, solver: str = "heun", return_trajectory: bool 
             if s_next == 0:
                 x_next = D  # the limit h -> inf of the update below
             else:
-                h = np.log(s_cur) - np.log(s_next)
+                h = float(np.log(s_cur) - np.log(s_next))
                 D2 = D
                 if old is not None:
                     r = (np.log(s[i - 1]) - np.log(s_cur)) / h
+                    r = float(r)
                     D2 = (1 + 1 / (2 * r)) * D - (1 / (2 * r)) * old
                 x_next = (s_next / s_cur) * x - np.expm1(-h) * D2
             old = D
