@@ -1,0 +1,27 @@
+"""Tiny neural networks with hand-written backprop, in NumPy (no autograd).
+
+The students of the lecture are ``f_phi(x, sigma)``: an :class:`MLP` ``F`` wrapped by an output
+parameterisation into a :class:`Model` ``f = c_skip x + c_out F(c_in x, sigma)``. This subpackage
+knows nothing of diffusion data or teachers.
+
+* layers: :class:`Linear`, :class:`SiLU`, :class:`ReLU`, :class:`SigmaEmbedding`
+* :class:`MLP` -- flat parameter vector ``theta`` / gradient ``grad`` with named views
+* parameterisations: :class:`EDMPrecond`, :class:`ConsistencyParam`, :class:`JumpParam`,
+  :class:`PlainParam`; :class:`Model` combines one with a network
+* optimisation: :class:`Adam`, :func:`lr_schedule`, :class:`EMA`; :func:`fit` runs a loop
+* :func:`save_checkpoint` / :func:`load_checkpoint`; :func:`gradcheck`
+"""
+from .checkpoint import load_checkpoint, save_checkpoint
+from .gradcheck import gradcheck
+from .layers import Linear, ReLU, SigmaEmbedding, SiLU
+from .mlp import MLP
+from .optim import EMA, Adam, lr_schedule
+from .param import ConsistencyParam, EDMPrecond, JumpParam, Model, PlainParam
+from .train import fit
+
+__all__ = [
+    "Linear", "SiLU", "ReLU", "SigmaEmbedding", "MLP",
+    "EDMPrecond", "ConsistencyParam", "JumpParam", "PlainParam", "Model",
+    "Adam", "lr_schedule", "EMA", "fit",
+    "save_checkpoint", "load_checkpoint", "gradcheck",
+]
