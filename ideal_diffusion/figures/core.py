@@ -50,8 +50,7 @@ def _mosaic(images: np.ndarray, size: int, cols: int) -> np.ndarray:
 
 def _show_images(ax, images, size, cols, flag=None):
     """Draw a mosaic of images; tiles where ``flag`` is True get a red frame."""
-    cmap = plt.get_cmap("gray_r").copy()
-    cmap.set_bad("white")
+    cmap = plt.get_cmap("gray_r").with_extremes(bad="white")
     ax.imshow(_mosaic(np.clip(images, -1, 1), size, cols), cmap=cmap, vmin=-1, vmax=1,
               interpolation="nearest")
     if flag is not None:
