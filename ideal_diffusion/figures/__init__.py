@@ -23,6 +23,7 @@ DPI = 150
 # Modules whose import registers figures, in gallery order. Later layers append theirs.
 FIGURE_MODULES = [
     "ideal_diffusion.figures.core",
+    "ideal_diffusion.figures.students",
 ]
 
 

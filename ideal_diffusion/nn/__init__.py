@@ -9,7 +9,8 @@ knows nothing of diffusion data or teachers.
 * parameterisations: :class:`EDMPrecond`, :class:`ConsistencyParam`, :class:`JumpParam`,
   :class:`PlainParam`; :class:`Model` combines one with a network
 * optimisation: :class:`Adam`, :func:`lr_schedule`, :class:`EMA`; :func:`fit` runs a loop
-* :func:`save_checkpoint` / :func:`load_checkpoint`; :func:`gradcheck`
+* :func:`save_checkpoint` / :func:`load_checkpoint`; :func:`gradcheck`;
+  :func:`blas_threads` (one BLAS thread for small networks)
 """
 from .checkpoint import load_checkpoint, save_checkpoint
 from .gradcheck import gradcheck
@@ -17,11 +18,12 @@ from .layers import Linear, ReLU, SigmaEmbedding, SiLU
 from .mlp import MLP
 from .optim import EMA, Adam, lr_schedule
 from .param import ConsistencyParam, EDMPrecond, JumpParam, Model, PlainParam
+from .threads import blas_threads
 from .train import fit
 
 __all__ = [
     "Linear", "SiLU", "ReLU", "SigmaEmbedding", "MLP",
     "EDMPrecond", "ConsistencyParam", "JumpParam", "PlainParam", "Model",
     "Adam", "lr_schedule", "EMA", "fit",
-    "save_checkpoint", "load_checkpoint", "gradcheck",
+    "save_checkpoint", "load_checkpoint", "gradcheck", "blas_threads",
 ]
