@@ -1,0 +1,199 @@
+"""Consistency distillation (Song et al. 2023, Algorithm 2), with optional segment boundaries.
+
+The conventions (ascending grid s_1 < ... < s_N, teacher steps, boundaries and segments)
+are those of :mod:`ideal_diffusion.distill.optima`. One training step:
+
+1. draw x0 from the data, n uniform on {2, ..., N} and x_n = x0 + s_n eps;
+2. x_hat_{n-1} = Solver(x_n, s_n -> s_{n-1}): one teacher step with the ideal denoiser;
+3. target = f_{phi^-}(x_hat_{n-1}, s_{n-1}) with the target network phi^- = EMA_mu(phi)
+   (mu = 0: a stop-gradient copy of phi), or x_hat_{n-1} itself when s_{n-1} is the lower
+   boundary b of the segment of s_n;
+4. loss = mean_batch |f_phi(x_n, s_n) - target|^2, minimised over phi only: the target is a
+   constant of the step (no gradient flows into it).
+
+The student is f_phi(x, sigma) = c_skip x + c_out F_phi(c_in x, sigma) relative to the
+segment's lower boundary b (``ConsistencyParam``: f(x, b) = x exactly, the lecture's boundary
+condition), or the ``JumpParam`` form, or ``PlainParam`` (no boundary condition at all: the
+loss then has the trivial minimiser f = const, lecture "a possible solution: ... = 0"; with
+it, no target is ever replaced by x_hat, so nothing pins f to the data).
+
+With ``boundaries=None`` this is plain CD; with K boundaries it is multi-boundary CD
+(:mod:`ideal_diffusion.distill.mbcd`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..data import as_rng
+from ..nn import EMA, MLP, Adam, ConsistencyParam, JumpParam, Model, PlainParam, fit, lr_schedule
+from .optima import as_grid, check_boundaries, grid_index, lower_boundary, teacher_step
+
+__all__ = ["CDResult", "cd_batch", "cd_loss", "make_student", "train_cd"]
+
+PARAMS = {"consistency": ConsistencyParam, "jump": JumpParam, "plain": PlainParam}
+
+
+def make_student(d: int, param: str = "consistency", sigma_min: float = 0.002,
+                 hidden: int = 128, depth: int = 3, emb_dim: int = 16, sigma_data: float = 0.5,
+                 rng=0, dtype=np.float64) -> Model:
+    """A consistency student f_phi(x, sigma) of data dimension ``d``.
+
+    Parameters
+    ----------
+    param : {"consistency", "jump", "plain"}
+        Output parameterisation; the first two satisfy f(x, b) = x exactly.
+    sigma_min : float
+        Default boundary b (a per-sample boundary is passed at call time in MBCD).
+    """
+    if param not in PARAMS:
+        raise ValueError(f"param must be one of {sorted(PARAMS)}, got {param!r}")
+    net = MLP(d, hidden=hidden, depth=depth, emb_dim=emb_dim, rng=as_rng(rng), dtype=dtype)
+    p = PlainParam(sigma_data) if param == "plain" else PARAMS[param](sigma_min, sigma_data)
+    return Model(net, p)
+
+
+def cd_batch(denoiser, data, grid, batch: int, rng, solver: str = "heun", boundaries=None):
+    """Draw one CD batch: (x_n, s_n, x_hat_{n-1}, s_{n-1}, b) with b the lower boundary of s_n.
+
+    Returns
+    -------
+    x_n, x_hat : (batch, d) arrays
+    s_n, s_prev, b : (batch,) arrays of grid values (s_prev < s_n, b <= s_prev)
+    """
+    g = as_grid(grid)
+    rng = as_rng(rng)
+    n = rng.integers(1, g.size, size=batch)  # 0-based: n >= 1 means s_n > s_1 (lecture U(2, N))
+    x0 = data.sample(batch, rng)
+    s_n, s_prev = g[n], g[n - 1]
+    x_n = x0 + s_n[:, None] * rng.standard_normal(x0.shape)
+    x_hat = teacher_step(denoiser, x_n, s_n, s_prev, solver)
+    return x_n, s_n, x_hat, s_prev, lower_boundary(g, boundaries, s_n)
+
+
+def _target(f_target, x_hat, s_prev, b, boundary_condition: bool):
+    """target = f_target(x_hat, s_prev, b), replaced by x_hat where s_prev is the boundary."""
+    if not boundary_condition:
+        return np.asarray(f_target(x_hat, s_prev, None))
+    at_b = s_prev == b
+    out = x_hat.copy()
+    if np.any(~at_b):
+        k = ~at_b
+        out[k] = f_target(x_hat[k], s_prev[k], b[k])
+    return out
+
+
+def cd_loss(f, f_target, denoiser, x_n, s_n, grid, solver: str = "heun", boundaries=None,
+            boundary_condition: bool = True) -> np.ndarray:
+    """The per-sample CD loss |f(x_n, s_n) - target|^2 (Song et al. 2023, eq. 7 with d = L2^2).
+
+    Parameters
+    ----------
+    f, f_target : callables ``f(x, sigma, boundary) -> (B, d)`` (student, target network,
+        or :class:`~ideal_diffusion.distill.optima.ConsistencyOracle`)
+    x_n : (B, d) array; s_n : (B,) grid values > s_1
+    boundary_condition : bool
+        False: never replace the target by x_hat (CD without a boundary condition).
+
+    Returns
+    -------
+    loss : (B,) array
+    """
+    g = as_grid(grid)
+    i = grid_index(g, s_n)
+    if np.any(i < 1):
+        raise ValueError("s_n must be grid values above s_1")
+    s_prev = g[i - 1]
+    b = lower_boundary(g, boundaries, s_n)
+    x_hat = teacher_step(denoiser, x_n, s_n, s_prev, solver)
+    target = _target(f_target, x_hat, s_prev, b, boundary_condition)
+    pred = f(x_n, s_n, b if boundary_condition else None)
+    return np.sum((pred - target) ** 2, axis=1)
+
+
+@dataclass
+class CDResult:
+    """A trained consistency student.
+
+    Attributes
+    ----------
+    model : Model -- the online student f_phi
+    target_theta : (P,) array -- the target network's parameters phi^- (EMA)
+    history : (steps,) array -- the training loss
+    grid, boundaries : ascending arrays of grid values
+    solver : str
+    teacher_evals : int -- denoiser evaluations spent, counted per sample (Heun: 2 per step)
+    """
+
+    model: Model
+    target_theta: np.ndarray
+    history: np.ndarray
+    grid: np.ndarray
+    boundaries: np.ndarray
+    solver: str
+    teacher_evals: int
+    config: dict = field(default_factory=dict)
+
+    def __call__(self, x, sigma, boundary=None):
+        """The online student; a boundary defaults to each sigma's segment lower boundary."""
+        s = np.broadcast_to(np.asarray(sigma, dtype=np.float64), (np.asarray(x).shape[0],))
+        if boundary is None and self.model.param.has_boundary:
+            boundary = lower_boundary(self.grid, self.boundaries, s)
+        return self.model(x, s, boundary)
+
+
+def train_cd(denoiser, data, grid, solver: str = "heun", boundaries=None,
+             param: str = "consistency", mu: float = 0.0, steps: int = 2000, batch: int = 256,
+             lr: float = 2e-3, warmup: int = 100, hidden: int = 128, depth: int = 3,
+             seed: int = 0, progress=None) -> CDResult:
+    """Train a consistency student by CD against the ideal-denoiser teacher.
+
+    Parameters
+    ----------
+    denoiser : IdealDenoiser (the teacher)
+    data : DeltaMixture or GaussianMixture (x0 is drawn from it)
+    grid : (N,) array of grid sigmas (any order; see :func:`optima.distill_grid`)
+    solver : {"euler", "heun"} -- the teacher's one-step solver
+    boundaries : (K,) array of grid values containing s_1, or None (plain CD)
+    param : {"consistency", "jump", "plain"} -- "plain" trains without a boundary condition
+    mu : float in [0, 1] -- EMA decay of the target network (0: stop-gradient)
+    steps, batch, lr, warmup : Adam with linear warm-up then cosine decay
+    hidden, depth : MLP size
+    seed : int -- the one seed of weights and batches (same seed, same bits)
+    progress : bool or None -- tqdm bar (None: only in a terminal)
+
+    Returns
+    -------
+    CDResult
+    """
+    g = as_grid(grid)
+    b_all = check_boundaries(g, boundaries)
+    rng = np.random.default_rng(seed)
+    model = make_student(data.d, param, g[0], hidden, depth, rng=rng)
+    net = model.net
+    opt = Adam(net.theta, lr=lr, clip_norm=1.0)
+    ema = EMA(net.theta, mu)
+    has_bc = param != "plain"
+    evals_per_sample = 2 if solver == "heun" else 1
+
+    def f_target(x, s, b):
+        return model(x, s, b, theta=ema.theta)
+
+    def step(i):
+        x_n, s_n, x_hat, s_prev, b = cd_batch(denoiser, data, g, batch, rng, solver, b_all)
+        target = _target(f_target, x_hat, s_prev, b, has_bc)  # constant of this step
+        pred = model.forward(x_n, s_n, b if has_bc else None)
+        diff = pred - target
+        loss = float(np.einsum("bd,bd->", diff, diff)) / batch
+        model.backward((2.0 / batch) * diff, need_input_grad=False)
+        opt.step(net.theta, net.grad, lr_schedule(i, lr, warmup, steps))
+        ema.update(net.theta)
+        return loss
+
+    label = "CD" if b_all.size == 1 else f"MBCD K={b_all.size}"
+    history = fit(step, steps, progress=progress, desc=f"{label} ({param}, {solver})")
+    config = dict(solver=solver, param=param, mu=mu, steps=steps, batch=batch, lr=lr,
+                  hidden=hidden, depth=depth, seed=seed)
+    return CDResult(model, ema.theta.copy(), history, g, b_all, solver,
+                    steps * batch * evals_per_sample, config)
