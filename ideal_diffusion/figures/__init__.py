@@ -24,6 +24,9 @@ DPI = 150
 FIGURE_MODULES = [
     "ideal_diffusion.figures.core",
     "ideal_diffusion.figures.students",
+    "ideal_diffusion.figures.kd",
+    "ideal_diffusion.figures.cd",
+    "ideal_diffusion.figures.images",
 ]
 
 

@@ -1,0 +1,1 @@
+"""Slide figures of the distillation half of the lecture (images); filled in by the distillation work."""
