@@ -12,14 +12,27 @@ Everything else follows from it (Karras et al. 2022, EDM, eq. 3 and Tweedie's fo
     velocity  dx/dsigma             = (x - D) / sigma        (the VE PF-ODE)
     jacobian  dD/dx                 = Cov_pi[x0] / sigma^2   (symmetric PSD)
 
-Numerics. Squared distances come from the GEMM expansion |x|^2 - 2 x.y + |y|^2, so one
-call is one BLAS matrix product and never builds a (B, N, d) temporary; rows are chunked
-so memory stays O(chunk * N). The expansion cancels catastrophically when sigma is tiny
-against the data scale (an absolute error of ~eps |x|^2 in a distance becomes a logit
-error of eps |x|^2 / sigma^2). Where that bound is not negligible, the few pairs whose
-weight can matter (those within ``40 sigma^2 + 2 err`` of the row's nearest distance) are
-recomputed by direct differences; all other weights are below e^-40 relative. The data
-and queries are recentred on the data mean first, which shrinks |x| and |y|.
+Numerics. The softmax does not change when a row constant is added to the logits, so the
+|x|^2 of the expansion |x - y|^2 = |x|^2 - 2 x.y + |y|^2 can be dropped: with data and
+queries recentred on the data mean (y, x below),
+
+    z_ij = (x_i . y_j - |y_j|^2 / 2) / sigma_i^2 + log w_j
+
+is the whole logit up to a row constant, and it is *one* BLAS product of the augmented
+rows [x_i / sigma_i^2, -1 / sigma_i^2, 1] and [y_j, |y_j|^2 / 2, log w_j]. A call is then
+that product, four passes over the (rows, N) block (row max, shift, clip at -700 so that
+``exp`` never meets denormals, ``exp``) and a second product of the weights with
+[x0^j, 1], whose last column is the softmax normaliser. Rows are chunked so memory stays
+O(chunk * N); no (B, N, d) temporary is ever built.
+
+The product's rounding error is at most about (d + 2) eps (|x| |y| + |y|^2 / 2) / sigma^2
+in a logit, which is catastrophic when sigma is tiny against the data scale. In a row where
+that bound exceeds 1e-12 (or 64 ulp in float32), the pairs whose weight can matter (logit
+within 50 + 2 * bound of the row maximum) are recomputed from direct differences
+x - x0^j in float64 and every other weight in the row is set to 0 (each is below
+e^-50 ~ 2e-22 of the largest). At realistic noise levels this touches one or a few pairs
+per row; sigma = 0 (and a sigma so small that the logits would overflow) takes the same
+path and gives the exact limit: the nearest data point(s), ties split by weight.
 """
 from __future__ import annotations
 
@@ -31,7 +44,8 @@ __all__ = ["IdealDenoiser"]
 
 _CHUNK_ELEMS = 1 << 22  # (rows x N) block of at most 4M entries: 32 MB in float64
 _LOGIT_FLOOR = -700.0  # exp below ~-708 is denormal and 9x slower; those weights are 0 anyway
-_WINDOW = 40.0  # keep pairs with logit within 40 of the max: dropped weights < e^-40 ~ 4e-18
+_WINDOW = 50.0  # refined rows keep pairs with logit within 50 of the max: dropped < e^-50 each
+_LOGIT_TOL = 1e-12  # largest logit rounding error accepted from the GEMM (float64)
 
 
 def _as_queries(x, d: int) -> np.ndarray:
@@ -89,10 +103,10 @@ class IdealDenoiser:
         if self.is_delta:
             keep = self.data.weights > 0  # zero-weight points never receive posterior mass
             self._support = np.flatnonzero(keep)
-            self._center = self.data.mean
-            self._y = {np.float64: self.data.points[keep] - self._center}
-            self._y2 = {np.float64: np.einsum("nd,nd->n", self._y[np.float64], self._y[np.float64])}
+            self._points = np.ascontiguousarray(self.data.points[keep])
             self._logw = np.log(self.data.weights[keep])
+            self._center = self.data.mean
+            self._tables = {}  # dtype -> (GEMM operands, bounds), built on first use
 
     # ------------------------------------------------------------------ public API
 
@@ -117,10 +131,14 @@ class IdealDenoiser:
         s = _as_sigma(sigma, x.shape[0], allow_zero=True)
         if not self.is_delta:
             return self._gmm(x, s)[0].astype(x.dtype, copy=False)
+        paug = self._table(x.dtype)[1]
         out = np.empty_like(x)
-        for lo, hi, p in self._posterior_chunks(x, s):
-            np.matmul(p, self._y[p.dtype.type], out=out[lo:hi])
-        out += self._center.astype(x.dtype)
+        num = np.empty((min(x.shape[0], self._step()), self.d + 1), dtype=x.dtype)
+        for lo, hi, z, _ in self._logit_chunks(x, s):
+            np.exp(z, out=z)
+            nb = num[: hi - lo]
+            np.matmul(z, paug, out=nb)  # [sum_j e_ij x0^j, sum_j e_ij]
+            np.divide(nb[:, :-1], nb[:, -1:], out=out[lo:hi])
         return out
 
     def posterior(self, x, sigma) -> np.ndarray:
@@ -138,10 +156,16 @@ class IdealDenoiser:
         x = _as_queries(x, self.d)
         s = _as_sigma(sigma, x.shape[0], allow_zero=True)
         if not self.is_delta:
-            return self._gmm(x, s)[1]
-        out = np.zeros((x.shape[0], self.data.N), dtype=x.dtype)
-        for lo, hi, p in self._posterior_chunks(x, s):
-            out[lo:hi, self._support] = p
+            return self._gmm(x, s)[1].astype(x.dtype, copy=False)
+        full = self._support.size == self.data.N
+        out = (np.empty if full else np.zeros)((x.shape[0], self.data.N), dtype=x.dtype)
+        for lo, hi, z, _ in self._logit_chunks(x, s):
+            np.exp(z, out=z)
+            z /= z.sum(axis=1, keepdims=True)
+            if full:
+                out[lo:hi] = z
+            else:
+                out[lo:hi, self._support] = z
         return out
 
     def score(self, x, sigma) -> np.ndarray:
@@ -165,7 +189,8 @@ class IdealDenoiser:
         x = _as_queries(x, self.d)
         s = _as_sigma(sigma, x.shape[0], allow_zero=False)
         if not self.is_delta:
-            return self._gmm(x, s, want_cov=True)[2] / (s * s)[:, None, None]
+            cov = self._gmm(x, s, want_cov=True)[2]
+            return (cov / (s * s)[:, None, None]).astype(x.dtype, copy=False)
         D = self(x, s)
         p = self.posterior(x, s)
         y = self.data.points.astype(x.dtype)
@@ -179,90 +204,114 @@ class IdealDenoiser:
 
     def log_density(self, x, sigma) -> np.ndarray:
         """log p_sigma(x): the data density convolved with N(0, sigma^2 I), (B,); sigma > 0."""
-        x = _as_queries(x, self.d).astype(np.float64)
+        x_in = _as_queries(x, self.d)
+        x = x_in.astype(np.float64)
         s = _as_sigma(sigma, x.shape[0], allow_zero=False)
         if not self.is_delta:
-            return self._gmm(x, s)[3]
+            return self._gmm(x, s)[3].astype(x_in.dtype, copy=False)
         out = np.empty(x.shape[0])
-        for lo, hi, z, m in self._logit_chunks(x, s):
-            out[lo:hi] = m + np.log(np.exp(z).sum(axis=1))
-        return out - 0.5 * self.d * np.log(2 * np.pi * s * s)
+        for lo, hi, z, shift in self._logit_chunks(x, s):
+            out[lo:hi] = shift + np.log(np.exp(z).sum(axis=1))
+        out -= 0.5 * self.d * np.log(2 * np.pi * s * s)
+        return out.astype(x_in.dtype, copy=False)
 
     # ------------------------------------------------------------------ delta mixture
 
-    def _data(self, dtype):
-        t = np.dtype(dtype).type
-        if t not in self._y:
-            self._y[t] = self._y[np.float64].astype(t)
-            self._y2[t] = self._y2[np.float64].astype(t)
-        return self._y[t], self._y2[t]
+    def _step(self) -> int:
+        """Rows per chunk: the (rows, N) logit block holds at most _CHUNK_ELEMS entries."""
+        return max(1, _CHUNK_ELEMS // self._points.shape[0])
+
+    def _table(self, dtype):
+        """GEMM operands in ``dtype`` and float64 bounds for the rounding analysis.
+
+        yaug = [y_j, |y_j|^2 / 2, log w_j] (y = x0 - mean), paug = [x0^j, 1], and
+        (max |y_j|, max |y_j|^2 / 2, max |log w_j|).
+        """
+        key = np.dtype(dtype)
+        if key not in self._tables:
+            y = self._points - self._center
+            y2h = 0.5 * np.einsum("nd,nd->n", y, y)
+            yaug = np.column_stack([y, y2h, self._logw]).astype(dtype)
+            paug = np.column_stack([self._points, np.ones(len(y))]).astype(dtype)
+            bounds = (np.sqrt(2 * y2h.max()), y2h.max(), np.abs(self._logw).max())
+            self._tables[key] = (yaug, paug, bounds)
+        return self._tables[key]
 
     def _logit_chunks(self, x, s):
-        """Yield (lo, hi, z, m): logits of rows lo:hi shifted so the row max is 0, and the shift.
+        """Yield (lo, hi, z, shift) per chunk of rows lo:hi.
 
-        z[i, j] = log w_j - |x_i - y_j|^2 / (2 s_i^2) - m_i, clipped at -700; rows with
-        s_i = 0 get z = 0 on their nearest points (ties split by weight) and -700 elsewhere.
+        z[i, j] = logit_ij - max_j logit_ij, clipped at -700, with logit_ij = log w_j
+        - |x_i - x0^j|^2 / (2 s_i^2); in refined rows (see the module notes) z is exact and
+        -inf (weight 0) outside the candidates. shift[i] is the row's max logit, so that
+        logits = z + shift (for log_density). z lives in a buffer reused by the next chunk.
         """
-        y, y2 = self._data(x.dtype)
-        N = y.shape[0]
-        eps = np.finfo(x.dtype).eps
-        xc = x - self._center.astype(x.dtype)
-        x2 = np.einsum("bd,bd->b", xc, xc)
-        step = max(1, _CHUNK_ELEMS // N)
-        logw = self._logw.astype(x.dtype)
-        for lo in range(0, x.shape[0], step):
-            hi = min(lo + step, x.shape[0])
-            xb, sb = xc[lo:hi], s[lo:hi]
-            dist = xb @ y.T  # the one GEMM: (b, N)
-            dist *= -2
-            dist += x2[lo:hi, None]
-            dist += y2[None, :]
-            np.maximum(dist, 0, out=dist)
-            dmin = dist.min(axis=1)
-            # A bound on the expansion's absolute rounding error in each row. Refine the rows
-            # where it moves a logit (err / 2 s^2) by more than ~1000 ulp of a weight.
-            err = 4 * eps * (x2[lo:hi] + y2.max())
-            s2 = (sb * sb).astype(x.dtype)
-            risky = err > 2000 * eps * s2
-            if np.any(risky):
-                self._refine(dist, xb, y, dmin, err, s2, risky)
-                dmin = dist.min(axis=1)
-            # z = log w - (dist - dmin) / (2 s^2): the difference first, so a tiny sigma gives
-            # 0 or -inf, never inf - inf
-            dist -= dmin[:, None]
-            zero = sb == 0
-            if np.any(zero):
-                tie = dist[zero] == 0  # sigma = 0: the nearest point(s), exactly
-            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                dist /= -2 * s2[:, None]
-            if np.any(zero):
-                dist[zero] = np.where(tie, 0.0, -np.inf)
-            dist += logw[None, :]
-            m = dist.max(axis=1)
-            dist -= m[:, None]
-            np.maximum(dist, _LOGIT_FLOOR, out=dist)
-            with np.errstate(divide="ignore"):
-                shift = m - dmin / (2 * s2)  # so that logits = z + shift (for log_density)
-            yield lo, hi, dist, shift
+        dt = x.dtype
+        fin = np.finfo(dt)
+        yaug, _, (ymax, y2hmax, lwmax) = self._table(dt)
+        B, d, N = x.shape[0], self.d, yaug.shape[0]
+        xc = x - self._center.astype(dt)
+        x2 = np.einsum("bd,bd->b", xc, xc, dtype=np.float64)
+        mag = np.sqrt(x2) * ymax + y2hmax  # bounds |x.y - |y|^2/2| over the row
+        s2 = s * s
+        with np.errstate(divide="ignore", over="ignore"):
+            inv = 1.0 / s2
+            # sigma = 0, or so small that the logits would overflow: the exact limit
+            zero = ~(inv * mag < 1e-3 * fin.max)
+        scale = np.where(zero, 1.0, inv)
+        # rounding of a length-(d + 2) dot product: at most (d + 2) eps times the sum of the
+        # absolute products (Higham, Accuracy and Stability, eq. 3.5)
+        err = (d + 2) * fin.eps * (mag * scale + np.where(zero, 0.0, lwmax))
+        risky = zero | (err > max(_LOGIT_TOL, 64 * fin.eps))
+        window = np.where(zero, 0.0, _WINDOW) + 2 * err
+        xaug = np.empty((B, d + 2), dtype=dt)
+        np.multiply(xc, scale[:, None], out=xaug[:, :d])
+        xaug[:, d] = -scale
+        xaug[:, d + 1] = ~zero  # sigma = 0 rows: the nearest point, weights enter after
+        half_x2 = 0.5 * x2 * scale
+        step = self._step()
+        buf = np.empty((min(step, B), N), dtype=dt)
+        for lo in range(0, B, step):
+            hi = min(lo + step, B)
+            z = buf[: hi - lo]
+            np.matmul(xaug[lo:hi], yaug.T, out=z)  # the one GEMM
+            m = z.max(axis=1)
+            rows = np.flatnonzero(risky[lo:hi])
+            if rows.size:
+                zr = z if rows.size == z.shape[0] else z[rows]
+                ii, jj = np.nonzero(zr >= (m[rows] - window[lo + rows])[:, None])
+                ii = rows[ii]
+            z -= m[:, None]
+            np.maximum(z, _LOGIT_FLOOR, out=z)
+            shift = m - half_x2[lo:hi]
+            if rows.size:
+                shift[rows] = self._refine(z, x[lo:hi], s2[lo:hi], zero[lo:hi], rows, ii, jj)
+            yield lo, hi, z, shift
 
-    def _refine(self, dist, xb, y, dmin, err, s2, risky):
-        """Recompute by direct differences the distances whose rounding could move a weight."""
-        slack = 2 * err + 2 * _WINDOW * s2
-        rows = np.flatnonzero(risky)
-        mask = dist[rows] <= (dmin[rows] + slack[rows])[:, None]
-        ii, jj = np.nonzero(mask)
-        ii = rows[ii]
+    def _refine(self, z, x, s2, zero, rows, ii, jj):
+        """Overwrite rows ``rows`` of z by exact logits on the candidate pairs (ii, jj).
+
+        Distances come from direct differences in float64 (x - x0^j is exact when the two
+        are close); non-candidates get weight 0. Returns the rows' max logits.
+        """
+        dist = np.empty(ii.size)
         step = max(1, _CHUNK_ELEMS // self.d)
         for a in range(0, ii.size, step):
-            i, j = ii[a:a + step], jj[a:a + step]
-            diff = xb[i] - y[j]
-            dist[i, j] = np.einsum("kd,kd->k", diff, diff)
-
-    def _posterior_chunks(self, x, s):
-        for lo, hi, z, _ in self._logit_chunks(x, s):
-            np.exp(z, out=z)
-            z /= z.sum(axis=1, keepdims=True)
-            yield lo, hi, z
+            diff = x[ii[a:a + step]].astype(np.float64) - self._points[jj[a:a + step]]
+            dist[a:a + step] = np.einsum("kd,kd->k", diff, diff)
+        # ii is sorted (row-major nonzero) and every risky row has >= 1 candidate (its max)
+        starts = np.flatnonzero(np.r_[True, ii[1:] != ii[:-1]])
+        counts = np.diff(np.r_[starts, ii.size])
+        logw = self._logw[jj]
+        zc = np.repeat(zero[rows], counts)
+        with np.errstate(divide="ignore"):
+            logit = logw - dist / np.where(zc, 1.0, 2 * np.repeat(s2[rows], counts))
+        if np.any(zc):  # sigma -> 0: the nearest point(s), exactly, weighted by w
+            dmin = np.repeat(np.minimum.reduceat(dist, starts), counts)
+            logit = np.where(zc, np.where(dist == dmin, logw, -np.inf), logit)
+        lmax = np.maximum.reduceat(logit, starts)
+        z[rows] = -np.inf
+        z[ii, jj] = logit - np.repeat(lmax, counts)
+        return lmax
 
     # ------------------------------------------------------------------ Gaussian mixture
 
