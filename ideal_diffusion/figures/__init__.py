@@ -1,6 +1,6 @@
 """The slide-figure registry: every figure the lecture needs, made by one command.
 
-Each figure is a function ``make(ax_style) -> matplotlib.figure.Figure`` registered with
+Each figure is a no-argument function ``make() -> matplotlib.figure.Figure`` registered with
 :func:`register`; ``python -m ideal_diffusion figures`` imports the modules listed in
 ``FIGURE_MODULES`` (which fills the registry) and saves each figure as ``<name>.png``
 at 150 dpi, with PNG metadata stripped so that the same command gives the same bytes.
