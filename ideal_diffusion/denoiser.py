@@ -37,6 +37,7 @@ path and gives the exact limit: the nearest data point(s), ties split by weight.
 from __future__ import annotations
 
 import numpy as np
+from scipy import sparse
 
 from .data import DeltaMixture, GaussianMixture
 
@@ -75,6 +76,25 @@ def _as_sigma(sigma, B: int, allow_zero: bool) -> np.ndarray:
     elif np.any(s <= 0):
         raise ValueError(f"sigma must be > 0 here, got min {s.min()!r}")
     return s
+
+
+class _Chunk:
+    """Logits of rows lo:hi of a batch (see ``IdealDenoiser._logit_chunks``)."""
+
+    def __init__(self, lo, dense, z, shift):
+        self.lo = lo
+        self.dense = dense  # local indices (or a slice) of the rows in z
+        self.at = slice(lo, lo + z.shape[0]) if isinstance(dense, slice) else lo + dense
+        self.z = z  # (len(dense), N) logit - row max, clipped at -700
+        self.shift = shift  # (hi - lo,) row max logits
+        self.rows = None  # local indices of the refined rows
+        self.sparse = None  # CSR (len(rows), N): exact logit - row max on the candidates
+
+    def sparse_exp(self):
+        """The refined rows' unnormalised weights (CSR; absent entries are 0)."""
+        e = self.sparse.copy()
+        np.exp(e.data, out=e.data)
+        return e
 
 
 class IdealDenoiser:
@@ -134,11 +154,19 @@ class IdealDenoiser:
         paug = self._table(x.dtype)[1]
         out = np.empty_like(x)
         num = np.empty((min(x.shape[0], self._step()), self.d + 1), dtype=x.dtype)
-        for lo, hi, z, _ in self._logit_chunks(x, s):
-            np.exp(z, out=z)
-            nb = num[: hi - lo]
-            np.matmul(z, paug, out=nb)  # [sum_j e_ij x0^j, sum_j e_ij]
-            np.divide(nb[:, :-1], nb[:, -1:], out=out[lo:hi])
+        for c in self._logit_chunks(x, s):
+            if c.z.shape[0]:
+                np.exp(c.z, out=c.z)
+                nb = num[: c.z.shape[0]]
+                np.matmul(c.z, paug, out=nb)  # [sum_j e_ij x0^j, sum_j e_ij]
+                if isinstance(c.at, slice):  # all rows dense: write in place
+                    np.divide(nb[:, :-1], nb[:, -1:], out=out[c.at])
+                else:
+                    out[c.at] = nb[:, :-1] / nb[:, -1:]
+            if c.sparse is not None:
+                e = c.sparse_exp()
+                nb = np.asarray(e @ paug)  # sparse (rows, N) @ (N, d + 1)
+                out[c.lo + c.rows] = nb[:, :-1] / nb[:, -1:]
         return out
 
     def posterior(self, x, sigma) -> np.ndarray:
@@ -157,15 +185,21 @@ class IdealDenoiser:
         s = _as_sigma(sigma, x.shape[0], allow_zero=True)
         if not self.is_delta:
             return self._gmm(x, s)[1].astype(x.dtype, copy=False)
-        full = self._support.size == self.data.N
-        out = (np.empty if full else np.zeros)((x.shape[0], self.data.N), dtype=x.dtype)
-        for lo, hi, z, _ in self._logit_chunks(x, s):
-            np.exp(z, out=z)
-            z /= z.sum(axis=1, keepdims=True)
-            if full:
-                out[lo:hi] = z
-            else:
-                out[lo:hi, self._support] = z
+        out = np.zeros((x.shape[0], self.data.N), dtype=x.dtype)
+        sup = self._support
+        for c in self._logit_chunks(x, s):
+            if c.z.shape[0]:
+                np.exp(c.z, out=c.z)
+                c.z /= c.z.sum(axis=1, keepdims=True)
+                if sup.size == out.shape[1]:
+                    out[c.at] = c.z
+                else:
+                    out[np.arange(len(out))[c.at, None], sup] = c.z
+            if c.sparse is not None:
+                e = c.sparse_exp()
+                tot = np.asarray(e.sum(axis=1))[:, 0]
+                ii = np.repeat(c.lo + c.rows, np.diff(e.indptr))
+                out[ii, sup[e.indices]] = e.data / np.repeat(tot, np.diff(e.indptr))
         return out
 
     def score(self, x, sigma) -> np.ndarray:
@@ -210,8 +244,12 @@ class IdealDenoiser:
         if not self.is_delta:
             return self._gmm(x, s)[3].astype(x_in.dtype, copy=False)
         out = np.empty(x.shape[0])
-        for lo, hi, z, shift in self._logit_chunks(x, s):
-            out[lo:hi] = shift + np.log(np.exp(z).sum(axis=1))
+        for c in self._logit_chunks(x, s):
+            if c.z.shape[0]:
+                out[c.at] = c.shift[c.dense] + np.log(np.exp(c.z).sum(axis=1))
+            if c.sparse is not None:
+                tot = np.asarray(c.sparse_exp().sum(axis=1))[:, 0]
+                out[c.lo + c.rows] = c.shift[c.rows] + np.log(tot)
         out -= 0.5 * self.d * np.log(2 * np.pi * s * s)
         return out.astype(x_in.dtype, copy=False)
 
@@ -238,12 +276,12 @@ class IdealDenoiser:
         return self._tables[key]
 
     def _logit_chunks(self, x, s):
-        """Yield (lo, hi, z, shift) per chunk of rows lo:hi.
+        """Yield a :class:`_Chunk` of logits per block of rows (see the module notes).
 
-        z[i, j] = logit_ij - max_j logit_ij, clipped at -700, with logit_ij = log w_j
-        - |x_i - x0^j|^2 / (2 s_i^2); in refined rows (see the module notes) z is exact and
-        -inf (weight 0) outside the candidates. shift[i] is the row's max logit, so that
-        logits = z + shift (for log_density). z lives in a buffer reused by the next chunk.
+        Rows whose GEMM logits are accurate ("dense") come as a block ``z`` of
+        logit - row max, clipped at -700, in a buffer the next chunk reuses; refined rows
+        come as a sparse matrix of their candidates' exact logit - row max (all other
+        weights are 0). ``shift`` is every row's max logit (for log_density).
         """
         dt = x.dtype
         fin = np.finfo(dt)
@@ -275,32 +313,38 @@ class IdealDenoiser:
             z = buf[: hi - lo]
             np.matmul(xaug[lo:hi], yaug.T, out=z)  # the one GEMM
             m = z.max(axis=1)
+            shift = m - half_x2[lo:hi]
             rows = np.flatnonzero(risky[lo:hi])
-            if rows.size:
+            if rows.size == 0:
+                c = _Chunk(lo, slice(None), z, shift)
+            else:
+                dense = np.flatnonzero(~risky[lo:hi])
                 zr = z if rows.size == z.shape[0] else z[rows]
                 ii, jj = np.nonzero(zr >= (m[rows] - window[lo + rows])[:, None])
-                ii = rows[ii]
-            z -= m[:, None]
-            np.maximum(z, _LOGIT_FLOOR, out=z)
-            shift = m - half_x2[lo:hi]
-            if rows.size:
-                shift[rows] = self._refine(z, x[lo:hi], s2[lo:hi], zero[lo:hi], rows, ii, jj)
-            yield lo, hi, z, shift
+                c = _Chunk(lo, dense, z[dense], shift)
+                c.rows = rows
+                c.sparse, shift[rows] = self._refine(x[lo:hi], s2[lo:hi], zero[lo:hi],
+                                                     rows, ii, jj, dt)
+            if c.z.shape[0]:
+                c.z -= m[c.dense, None]
+                np.maximum(c.z, _LOGIT_FLOOR, out=c.z)
+            yield c
 
-    def _refine(self, z, x, s2, zero, rows, ii, jj):
-        """Overwrite rows ``rows`` of z by exact logits on the candidate pairs (ii, jj).
+    def _refine(self, x, s2, zero, rows, ii, jj, dtype):
+        """Exact logits of the candidate pairs (rows[ii], jj), as a CSR matrix over ``rows``.
 
         Distances come from direct differences in float64 (x - x0^j is exact when the two
-        are close); non-candidates get weight 0. Returns the rows' max logits.
+        are close). Returns (logit - row max as a (rows, N) CSR matrix, row max logits).
         """
+        r = rows[ii]
         dist = np.empty(ii.size)
         step = max(1, _CHUNK_ELEMS // self.d)
         for a in range(0, ii.size, step):
-            diff = x[ii[a:a + step]].astype(np.float64) - self._points[jj[a:a + step]]
+            diff = x[r[a:a + step]].astype(np.float64) - self._points[jj[a:a + step]]
             dist[a:a + step] = np.einsum("kd,kd->k", diff, diff)
         # ii is sorted (row-major nonzero) and every risky row has >= 1 candidate (its max)
-        starts = np.flatnonzero(np.r_[True, ii[1:] != ii[:-1]])
-        counts = np.diff(np.r_[starts, ii.size])
+        counts = np.bincount(ii, minlength=rows.size)
+        starts = np.r_[0, np.cumsum(counts)[:-1]]
         logw = self._logw[jj]
         zc = np.repeat(zero[rows], counts)
         with np.errstate(divide="ignore"):
@@ -309,9 +353,11 @@ class IdealDenoiser:
             dmin = np.repeat(np.minimum.reduceat(dist, starts), counts)
             logit = np.where(zc, np.where(dist == dmin, logw, -np.inf), logit)
         lmax = np.maximum.reduceat(logit, starts)
-        z[rows] = -np.inf
-        z[ii, jj] = logit - np.repeat(lmax, counts)
-        return lmax
+        logit -= np.repeat(lmax, counts)
+        indptr = np.r_[0, np.cumsum(counts)]
+        z = sparse.csr_matrix((logit.astype(dtype), jj, indptr),
+                              shape=(rows.size, self._points.shape[0]))
+        return z, lmax
 
     # ------------------------------------------------------------------ Gaussian mixture
 
