@@ -78,6 +78,16 @@ def _as_sigma(sigma, B: int, allow_zero: bool) -> np.ndarray:
     return s
 
 
+def _row_max(z):
+    """z.max(axis=1); numpy's reduction over a short inner axis is slow, so loop over it."""
+    if z.shape[1] > 16 or z.shape[0] == 0:
+        return z.max(axis=1)
+    m = z[:, 0].copy()
+    for j in range(1, z.shape[1]):
+        np.maximum(m, z[:, j], out=m)
+    return m
+
+
 class _Chunk:
     """Logits of rows lo:hi of a batch (see ``IdealDenoiser._logit_chunks``)."""
 
@@ -312,7 +322,7 @@ class IdealDenoiser:
             hi = min(lo + step, B)
             z = buf[: hi - lo]
             np.matmul(xaug[lo:hi], yaug.T, out=z)  # the one GEMM
-            m = z.max(axis=1)
+            m = _row_max(z)
             shift = m - half_x2[lo:hi]
             rows = np.flatnonzero(risky[lo:hi])
             if rows.size == 0:
