@@ -30,9 +30,13 @@ in a logit, which is catastrophic when sigma is tiny against the data scale. In 
 that bound exceeds 1e-12 (or 64 ulp in float32), the pairs whose weight can matter (logit
 within 50 + 2 * bound of the row maximum) are recomputed from direct differences
 x - x0^j in float64 and every other weight in the row is set to 0 (each is below
-e^-50 ~ 2e-22 of the largest). At realistic noise levels this touches one or a few pairs
-per row; sigma = 0 (and a sigma so small that the logits would overflow) takes the same
-path and gives the exact limit: the nearest data point(s), ties split by weight.
+e^-50 ~ 2e-22 of the largest). Such rows are then sparse: their average is a sparse
+product, with no ``exp`` over the full row. At realistic noise levels this touches one or a
+few pairs per row; sigma = 0 (and a sigma so small that the logits would overflow) takes
+the same path and gives the exact limit: the nearest data point(s), ties split by weight.
+One exception keeps the cost bounded: a row with more than max(64, N / 16) candidates
+whose bound is at most 1e-8 (a posterior spread over many points at a moderate sigma,
+typical of images at sigma of a few pixel ranges) keeps its GEMM logits, good to 1e-8.
 """
 from __future__ import annotations
 
@@ -47,6 +51,7 @@ _CHUNK_ELEMS = 1 << 22  # (rows x N) block of at most 4M entries: 32 MB in float
 _LOGIT_FLOOR = -700.0  # exp below ~-708 is denormal and 9x slower; those weights are 0 anyway
 _WINDOW = 50.0  # refined rows keep pairs with logit within 50 of the max: dropped < e^-50 each
 _LOGIT_TOL = 1e-12  # largest logit rounding error accepted from the GEMM (float64)
+_DENSE_ERR = 1e-8  # ... except in rows with many candidates, where up to this is accepted
 
 
 def _as_queries(x, d: int) -> np.ndarray:
@@ -325,12 +330,22 @@ class IdealDenoiser:
             m = _row_max(z)
             shift = m - half_x2[lo:hi]
             rows = np.flatnonzero(risky[lo:hi])
+            if rows.size:
+                zr = z if rows.size == z.shape[0] else z[rows]
+                mask = zr >= (m[rows] - window[lo + rows])[:, None]
+                # a posterior spread over many points at a moderate sigma: refining would
+                # cost as much as the naive method, and the GEMM logits are good to _DENSE_ERR
+                many = np.count_nonzero(mask, axis=1) > max(64, N // 16)
+                many &= err[lo + rows] <= _DENSE_ERR
+                if np.any(many):
+                    rows, mask = rows[~many], mask[~many]
             if rows.size == 0:
                 c = _Chunk(lo, slice(None), z, shift)
             else:
-                dense = np.flatnonzero(~risky[lo:hi])
-                zr = z if rows.size == z.shape[0] else z[rows]
-                ii, jj = np.nonzero(zr >= (m[rows] - window[lo + rows])[:, None])
+                ii, jj = np.nonzero(mask)
+                refined = np.zeros(hi - lo, dtype=bool)
+                refined[rows] = True
+                dense = np.flatnonzero(~refined)
                 c = _Chunk(lo, dense, z[dense], shift)
                 c.rows = rows
                 c.sparse, shift[rows] = self._refine(x[lo:hi], s2[lo:hi], zero[lo:hi],

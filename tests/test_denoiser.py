@@ -451,6 +451,19 @@ def test_small_sigma_cancellation_is_repaired():
     assert np.abs(p - pi_ref).max() > 1e-6
 
 
+def test_many_equidistant_candidates():
+    # the centre of a ring: every point is a candidate. At sigma = 1e-3 the expansion's
+    # bound (~4e-10) is below the 1e-8 accepted for such rows, so they stay dense; at
+    # sigma = 1e-6 (bound ~4e-4) every pair is recomputed by direct differences
+    data = ring(2000, radius=1.0)
+    den = IdealDenoiser(data)
+    x = np.array([[0.0, 0.0], [1e-9, 0.0], [0.0, -3e-7]])
+    for sigma, tol in [(1e-3, 1e-8), (1e-6, 1e-12)]:
+        pi_ref = direct_posterior(data.points, data.weights, x, sigma)
+        assert np.abs(den.posterior(x, sigma) - pi_ref).max() <= tol / data.N
+        np.testing.assert_allclose(den(x, sigma), pi_ref @ data.points, rtol=0, atol=tol)
+
+
 def test_float32_against_float64():
     rng = np.random.default_rng(18)
     data = random_data(rng, 40, 3, 1.0)
