@@ -138,7 +138,10 @@ class IdealDenoiser:
         if self.is_delta:
             keep = self.data.weights > 0  # zero-weight points never receive posterior mass
             self._support = np.flatnonzero(keep)
-            self._points = np.ascontiguousarray(self.data.points[keep])
+            # [x0^j, 1]: the second GEMM's operand, whose last column sums the weights; the
+            # points themselves are a view of it (one copy of the data, not two)
+            self._paug = np.column_stack([self.data.points[keep], np.ones(keep.sum())])
+            self._points = self._paug[:, :-1]
             self._logw = np.log(self.data.weights[keep])
             self._center = self.data.mean
             self._tables = {}  # dtype -> (GEMM operands, bounds), built on first use
@@ -285,7 +288,7 @@ class IdealDenoiser:
             y = self._points - self._center
             y2h = 0.5 * np.einsum("nd,nd->n", y, y)
             yaug = np.column_stack([y, y2h, self._logw]).astype(dtype)
-            paug = np.column_stack([self._points, np.ones(len(y))]).astype(dtype)
+            paug = self._paug.astype(dtype, copy=False)
             bounds = (np.sqrt(2 * y2h.max()), y2h.max(), np.abs(self._logw).max())
             self._tables[key] = (yaug, paug, bounds)
         return self._tables[key]
