@@ -29,6 +29,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "figures":
+        import matplotlib
+
+        matplotlib.use("Agg")  # files only; a notebook importing the registry keeps its backend
         from ideal_diffusion.figures import load_all, make_figures
 
         if args.list:

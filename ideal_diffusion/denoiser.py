@@ -309,7 +309,7 @@ class IdealDenoiser:
         x2 = np.einsum("bd,bd->b", xc, xc, dtype=np.float64)
         mag = np.sqrt(x2) * ymax + y2hmax  # bounds |x.y - |y|^2/2| over the row
         s2 = s * s
-        with np.errstate(divide="ignore", over="ignore"):
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):  # 0 * inf: one point
             inv = 1.0 / s2
             # sigma = 0, or so small that the logits would overflow: the exact limit
             zero = ~(inv * mag < 1e-3 * fin.max)
