@@ -1,0 +1,238 @@
+"""Knowledge distillation (lecture rows 13-14): regress a one-step student onto the teacher's map.
+
+The lecture's recipe: collect pairs {(x_T^i, x0_hat^i)} with the teacher's sampler, then fit
+f_phi(x_T, sigma_max) -> x0_hat with the loss
+
+    L_KD(phi) = E_{x_T} |x0_hat(x_T) - f_phi(x_T, sigma_max)|^2.
+
+Because x0_hat is a *deterministic* function of x_T, the pointwise minimiser is
+f* = x0_hat: the teacher's own n-step map
+(:func:`~ideal_diffusion.distill.optima.teacher_map`), which for a delta mixture ends on a
+data point. The diffusion loss looks the same but regresses x_T = x0 + sigma_max eps onto the
+x0 *that generated it*: x0 is random given x_T, so the minimiser is the average
+E[x0 | x_T] = D(x_T, sigma_max), about the data mean at sigma_max = 80
+(:func:`noisy_pairs` gives both kinds of pairs on the same inputs).
+
+Conventions: the teacher's sampler grid ``sigmas`` is **descending** (EDM order, e.g.
+``karras_sigmas(n)`` with its trailing 0: n steps); the student is evaluated only at
+sigma_max = ``sigmas[0]``. Teacher cost is counted in **per-sample denoiser evaluations**:
+one call D(x, sigma) on a (B, d) batch counts B. Collecting n pairs with an n_s-step solver
+costs ``n * nfe(solver, sigmas)`` (Heun to 0: 2 n_s - 1 per sample); :class:`CountingDenoiser`
+measures it, and :func:`collect_pairs` checks the count against that formula.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..data import as_rng
+from ..nn import MLP, Adam, EDMPrecond, Model, blas_threads, fit, lr_schedule
+from ..solvers import nfe, sample
+
+__all__ = ["CountingDenoiser", "KDPairs", "KDResult", "collect_pairs", "noisy_pairs",
+           "regression_pairs", "train_kd"]
+
+
+class CountingDenoiser:
+    """Wrap a denoiser and count its evaluations, per sample and per call.
+
+    Parameters
+    ----------
+    denoiser : callable ``denoiser(x, sigma) -> (B, d)``
+
+    Attributes
+    ----------
+    evals : int -- per-sample evaluations: the sum of B over all calls
+    calls : int -- number of (batched) calls
+    """
+
+    def __init__(self, denoiser):
+        if not callable(denoiser):
+            raise ValueError("denoiser must be callable as denoiser(x, sigma)")
+        self.denoiser = denoiser
+        self.evals = 0
+        self.calls = 0
+
+    def __call__(self, x, sigma):
+        self.evals += int(np.shape(x)[0])
+        self.calls += 1
+        return self.denoiser(x, sigma)
+
+    def reset(self) -> None:
+        """Set both counters to 0."""
+        self.evals = self.calls = 0
+
+
+@dataclass
+class KDPairs:
+    """A regression data set (x_T, target) and what the teacher spent making it.
+
+    Attributes
+    ----------
+    x_T : (n, d) array -- inputs, noise at ``sigma_max``
+    target : (n, d) array -- regression targets (teacher outputs, or the generating x0)
+    sigma_max : float
+    kind : str -- ``"teacher"`` or ``"x0"``
+    solver : str or None; sigmas : descending teacher grid or None
+    nfe_per_sample : int -- denoiser evaluations per pair (0 for x0 pairs)
+    teacher_evals : int -- measured total per-sample evaluations (n * nfe_per_sample)
+    """
+
+    x_T: np.ndarray
+    target: np.ndarray
+    sigma_max: float
+    kind: str
+    solver: str | None = None
+    sigmas: np.ndarray | None = None
+    nfe_per_sample: int = 0
+    teacher_evals: int = 0
+
+    def __len__(self):
+        return self.x_T.shape[0]
+
+
+def noisy_pairs(data, n: int, sigma_max: float = 80.0, rng=0):
+    """Draw x0 ~ data and x_T = x0 + sigma_max eps: the exact marginal at sigma_max.
+
+    Returns
+    -------
+    x_T, x0 : (n, d) arrays (row i of x_T was made from row i of x0)
+    """
+    if isinstance(n, bool) or int(n) != n or n < 1:
+        raise ValueError(f"n must be an integer >= 1, got {n!r}")
+    if not (np.isfinite(sigma_max) and sigma_max > 0):
+        raise ValueError(f"sigma_max must be finite and > 0, got {sigma_max}")
+    rng = as_rng(rng)
+    x0 = data.sample(int(n), rng)
+    return x0 + sigma_max * rng.standard_normal(x0.shape), x0
+
+
+def collect_pairs(denoiser, x_T, sigmas, solver: str = "heun") -> KDPairs:
+    """KD data collection: run the teacher's sampler on every x_T, counting evaluations.
+
+    Parameters
+    ----------
+    denoiser : callable ``denoiser(x, sigma)`` (the ideal denoiser)
+    x_T : (n, d) array at ``sigmas[0]``
+    sigmas : **descending** sampler grid (e.g. ``karras_sigmas(steps)``, trailing 0 allowed)
+    solver : {"euler", "heun", "dpmpp_2m"}
+
+    Returns
+    -------
+    KDPairs
+        ``kind="teacher"``, ``target = teacher_map(denoiser, x_T, sigmas, solver)``,
+        ``teacher_evals`` as counted (equal to ``n * nfe(solver, sigmas)``).
+
+    Raises
+    ------
+    ValueError
+        On a bad grid, solver or x_T (from :func:`~ideal_diffusion.solvers.sample`).
+    """
+    s = np.asarray(sigmas, dtype=np.float64)
+    per = nfe(solver, s)
+    counter = CountingDenoiser(denoiser)
+    x_T = np.asarray(x_T, dtype=np.float64)
+    target = sample(counter, x_T, s, solver)
+    if counter.evals != x_T.shape[0] * per:  # the formula and the count must agree
+        raise RuntimeError(f"counted {counter.evals} evaluations, expected {x_T.shape[0] * per}")
+    return KDPairs(x_T, target, float(s[0]), "teacher", solver, s, per, counter.evals)
+
+
+def regression_pairs(x_T, x0, sigma_max: float = 80.0) -> KDPairs:
+    """The diffusion-loss contrast: pairs (x_T, the x0 that generated it); no teacher cost.
+
+    Parameters
+    ----------
+    x_T, x0 : (n, d) arrays from :func:`noisy_pairs`
+    """
+    x_T, x0 = np.asarray(x_T, dtype=np.float64), np.asarray(x0, dtype=np.float64)
+    if x_T.ndim != 2 or x_T.shape != x0.shape:
+        raise ValueError(f"x_T and x0 must be (n, d) of one shape, got {x_T.shape}, {x0.shape}")
+    return KDPairs(x_T, x0, float(sigma_max), "x0")
+
+
+@dataclass
+class KDResult:
+    """A one-step student f_phi(x_T, sigma_max) trained by regression.
+
+    Call it as ``student(x_T)`` (one evaluation per sample) or as a consistency-style
+    ``student(x, sigma)`` with sigma == sigma_max.
+
+    Attributes
+    ----------
+    model : Model -- ``Model(MLP, EDMPrecond)``
+    history : (steps,) training loss
+    sigma_max : float
+    kind : str -- ``"teacher"`` (KD) or ``"x0"`` (diffusion-loss regression)
+    teacher_evals, nfe_per_sample : int -- copied from the pairs
+    train_seconds : float -- wall time of training (inflated on a busy machine)
+    """
+
+    model: Model
+    history: np.ndarray
+    sigma_max: float
+    kind: str
+    teacher_evals: int
+    nfe_per_sample: int
+    train_seconds: float = 0.0
+    config: dict = field(default_factory=dict)
+
+    def __call__(self, x_T, sigma=None, boundary=None):
+        x_T = np.asarray(x_T, dtype=np.float64)
+        if sigma is not None and not np.allclose(sigma, self.sigma_max, rtol=1e-9, atol=0):
+            raise ValueError(f"sigma must equal sigma_max = {self.sigma_max} (a KD student "
+                             "is defined only there)")
+        return self.model(x_T, self.sigma_max)
+
+
+def train_kd(pairs: KDPairs, steps: int = 2000, batch: int = 256, lr: float = 3e-3,
+             warmup: int = 100, hidden: int = 128, depth: int = 3, sigma_data: float = 0.5,
+             seed: int = 0, progress=None, threads: int | None = 1) -> KDResult:
+    """Fit f_phi(x_T, sigma_max) to the pairs with Adam (mean squared error, minibatches).
+
+    Parameters
+    ----------
+    pairs : KDPairs -- from :func:`collect_pairs` (KD) or :func:`regression_pairs` (contrast)
+    steps, batch : Adam steps and minibatch size (minibatches drawn with replacement)
+    lr, warmup : peak learning rate; linear warm-up then cosine decay to 0
+    hidden, depth : MLP width and number of hidden layers
+    sigma_data : EDM preconditioning constant (at sigma_max = 80 the network sees x_T / 80)
+    seed : int -- the one seed of weights and minibatches (same seed, same bits)
+    progress : bool or None -- tqdm bar (None: only in a terminal)
+    threads : OpenBLAS threads while training (1: the network is small)
+
+    Returns
+    -------
+    KDResult
+    """
+    import time
+
+    for name, value, lo in (("steps", steps, 1), ("batch", batch, 1), ("hidden", hidden, 1),
+                            ("depth", depth, 1), ("warmup", warmup, 0)):
+        if isinstance(value, bool) or int(value) != value or value < lo:
+            raise ValueError(f"{name} must be an integer >= {lo}, got {value!r}")
+    if not isinstance(pairs, KDPairs):
+        raise ValueError("pairs must be a KDPairs (collect_pairs or regression_pairs)")
+    rng = np.random.default_rng(seed)
+    n, d = pairs.x_T.shape
+    model = Model(MLP(d, hidden=hidden, depth=depth, rng=rng), EDMPrecond(sigma_data))
+    net = model.net
+    opt = Adam(net.theta, lr=lr, clip_norm=1.0)
+    s = pairs.sigma_max
+
+    def step(i):
+        idx = rng.integers(0, n, size=batch)
+        diff = model.forward(pairs.x_T[idx], s) - pairs.target[idx]
+        loss = float(np.einsum("bd,bd->", diff, diff)) / batch
+        model.backward((2.0 / batch) * diff, need_input_grad=False)
+        opt.step(net.theta, net.grad, lr_schedule(i, lr, min(warmup, steps), steps))
+        return loss
+
+    t0 = time.perf_counter()
+    with blas_threads(threads):
+        history = fit(step, steps, progress=progress, desc=f"KD ({pairs.kind})")
+    config = dict(steps=steps, batch=batch, lr=lr, warmup=warmup, hidden=hidden, depth=depth,
+                  seed=seed, n_pairs=n, solver=pairs.solver)
+    return KDResult(model, history, s, pairs.kind, pairs.teacher_evals, pairs.nfe_per_sample,
+                    time.perf_counter() - t0, config)
