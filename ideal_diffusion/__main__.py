@@ -1,4 +1,5 @@
-"""Command line: ``python -m ideal_diffusion figures [--out DIR] [--only NAME ...]``."""
+"""Command line: ``python -m ideal_diffusion figures [--out DIR] [--only NAME ...]`` and
+``python -m ideal_diffusion report [--out DIR]`` (the distillation summary table)."""
 from __future__ import annotations
 
 import argparse
@@ -26,7 +27,23 @@ def main(argv=None) -> int:
     fig.add_argument("--only", nargs="+", metavar="NAME",
                      help="make only these figures (file stems); see --list")
     fig.add_argument("--list", action="store_true", help="list figure names and exit")
+    rep = sub.add_parser(
+        "report",
+        help="print the distillation summary table and save figures/summary.{md,csv}",
+        description="Teacher evaluations, sampling steps and error against the exact ODE for "
+                    "the plain teacher, KD, CD and MBCD (lecture row 22).",
+    )
+    rep.add_argument("--out", type=Path, default=Path("figures"),
+                     help="output directory (default: ./figures)")
     args = parser.parse_args(argv)
+
+    if args.command == "report":
+        from ideal_diffusion.report import write_report
+
+        t0 = time.perf_counter()
+        md, csv_path = write_report(args.out)
+        print(f"wrote {md} and {csv_path} in {time.perf_counter() - t0:.1f} s")
+        return 0
 
     if args.command == "figures":
         import matplotlib
