@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._rng import as_rng
+
 __all__ = [
     "DeltaMixture",
     "GaussianMixture",
@@ -25,24 +27,6 @@ __all__ = [
     "glyphs",
     "as_rng",
 ]
-
-
-def as_rng(rng) -> np.random.Generator:
-    """Return a ``numpy.random.Generator`` from a Generator or an integer seed.
-
-    Raises
-    ------
-    ValueError
-        If ``rng`` is neither (a legacy ``RandomState`` or ``None`` is refused so that
-        every draw is reproducible by construction).
-    """
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
-        return np.random.default_rng(int(rng))
-    raise ValueError(
-        f"rng must be a numpy.random.Generator or an int seed, got {type(rng).__name__}"
-    )
 
 
 def _check_weights(weights, n: int) -> np.ndarray:

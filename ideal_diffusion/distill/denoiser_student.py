@@ -16,21 +16,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._rng import as_rng
 from ..nn import MLP, Adam, EDMPrecond, Model, blas_threads, fit, lr_schedule
 
 __all__ = ["train_denoiser_student", "student_error_by_sigma", "edm_loss_and_grad",
            "P_MEAN", "P_STD"]
 
 P_MEAN, P_STD = -1.2, 1.2
-
-
-def _rng(rng):
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
-        return np.random.default_rng(int(rng))
-    raise ValueError("rng must be a numpy.random.Generator or an int seed, "
-                     f"got {type(rng).__name__}")
 
 
 def edm_loss_and_grad(model, x0, sigma, eps):
@@ -112,7 +104,7 @@ def train_denoiser_student(data, steps=2000, batch=256, hidden=64, depth=3, lr=3
     if not 0 < lo < hi < np.inf:
         raise ValueError(f"sigma_range must satisfy 0 < low < high < inf, got {sigma_range}")
     n_wide = int(round(wide_frac * batch))
-    rng = _rng(seed)
+    rng = as_rng(seed)
     d = int(np.asarray(data.sample(1, np.random.default_rng(0))).shape[1])
     net = MLP(d, hidden=hidden, depth=depth, rng=rng, dtype=dtype)
     model = Model(net, EDMPrecond(sigma_data))
@@ -161,7 +153,7 @@ def student_error_by_sigma(model, data, sigmas, n=2000, rng=0, denoiser=None):
         from ..denoiser import IdealDenoiser
 
         denoiser = IdealDenoiser(data)
-    rng = _rng(rng)
+    rng = as_rng(rng)
     sigmas = np.asarray(sigmas, dtype=np.float64)
     if sigmas.ndim != 1 or np.any(~np.isfinite(sigmas)) or np.any(sigmas <= 0):
         raise ValueError("sigmas must be a 1-D array of finite values > 0")

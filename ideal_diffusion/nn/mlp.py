@@ -14,18 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._rng import as_rng
 from .layers import ACTIVATIONS, Linear, SigmaEmbedding, _buffer, check_sigma
 
 __all__ = ["MLP"]
-
-
-def _as_rng(rng):
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
-        return np.random.default_rng(int(rng))
-    raise ValueError("rng must be a numpy.random.Generator or an int seed, "
-                     f"got {type(rng).__name__}")
 
 
 def _positive_int(value, name, minimum=1):
@@ -79,7 +71,7 @@ class MLP:
         self.activation = activation
         self.embedding = SigmaEmbedding(emb_dim)
         self.emb_dim = self.embedding.emb_dim
-        rng = _as_rng(0 if rng is None else rng)
+        rng = as_rng(0 if rng is None else rng)
 
         dims = [self.in_dim + self.emb_dim] + [self.hidden] * self.depth + [self.out_dim]
         self.layout = []  # (name, shape, offset)
