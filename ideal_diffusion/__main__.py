@@ -19,8 +19,10 @@ def main(argv=None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     fig = sub.add_parser(
         "figures",
-        help="make every registered slide figure (150 dpi PNG) into a directory",
-        description="Make the registered slide figures. Deterministic: same command, same bytes.",
+        help="make every registered slide figure (150 dpi PNG) and the summary table",
+        description="Make the registered slide figures and, unless --only is given, the "
+                    "distillation summary table (summary.md/.csv, as 'report' does). "
+                    "Deterministic: same command, same bytes.",
     )
     fig.add_argument("--out", type=Path, default=Path("figures"),
                      help="output directory (default: ./figures)")
@@ -60,7 +62,12 @@ def main(argv=None) -> int:
             paths = make_figures(args.out, args.only)
         except ValueError as err:
             parser.error(str(err))
-        print(f"{len(paths)} figure(s) in {time.perf_counter() - t0:.1f} s")
+        if not args.only:  # the one command makes every figure *and* the table
+            from ideal_diffusion.report import write_report
+
+            paths += write_report(args.out)
+            print(f"wrote {paths[-2]} and {paths[-1]}")
+        print(f"{len(paths)} file(s) in {time.perf_counter() - t0:.1f} s")
     return 0
 
 
