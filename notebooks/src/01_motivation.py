@@ -94,10 +94,11 @@ print(f"FAST = {FAST}")
 # endpoint of the same noise (DOP853 at tolerance $10^{-10}$, then the exact
 # $\sigma \to 0$ limit): a good sample sits **on** a data point, and on the *same* one.
 #
-# Reading the figure below (`figures/steps_comparison.png`): at 30 steps the ring samples sit
-# exactly under the × markers, so that panel looks empty; the digit rows are the same 12
+# Reading the figure below (`figures/steps_comparison.png`): the data points are the hollow
+# circles and the samples are drawn over them, so at 30 steps every blue dot sits inside a
+# circle; at 3 steps they fill the disc between the points. The digit rows are the same 12
 # noises, framed red where the sample is another digit than the exact ODE's (the title's
-# "blur at 2 steps" refers to a step count not drawn).
+# note on blur is about 2 steps, a step count not drawn).
 
 # %%
 ring8 = ring(8)
