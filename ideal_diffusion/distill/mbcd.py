@@ -6,6 +6,12 @@ the state of its trajectory at b_k (the student is parameterised relative to tha
 f(x, b_k) = x exactly), and sampling jumps s_N -> b_{K-1} -> ... -> b_0 in K evaluations.
 K = 1 is plain CD. The loss and training are those of :mod:`ideal_diffusion.distill.cd`
 with ``boundaries``; this module chooses boundaries and names the K-jump sampler.
+
+Parameterisation: :func:`train_mbcd` defaults to :class:`~ideal_diffusion.distill.cd.JumpEDMParam`
+(a DDIM jump to b through an EDM-form denoiser), whose network output has data scale in every
+segment; ``ConsistencyParam`` relative to a boundary b >> sigma_data must output states of size
+~ b / sigma_data and made K-jump sampling *worse* with K (measured numbers:
+:mod:`ideal_diffusion.distill.exp_cd`).
 """
 from __future__ import annotations
 
@@ -41,5 +47,9 @@ def choose_boundaries(grid, K: int) -> np.ndarray:
 
 
 def train_mbcd(denoiser, data, grid, K: int, **kwargs) -> CDResult:
-    """Multi-boundary CD with :func:`choose_boundaries` (keyword arguments: :func:`train_cd`)."""
+    """Multi-boundary CD with :func:`choose_boundaries` (keyword arguments: :func:`train_cd`).
+
+    ``param`` defaults to ``"jump_edm"`` here (``train_cd``'s default is ``"consistency"``).
+    """
+    kwargs.setdefault("param", "jump_edm")
     return train_cd(denoiser, data, grid, boundaries=choose_boundaries(grid, K), **kwargs)
