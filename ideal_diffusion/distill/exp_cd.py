@@ -8,9 +8,33 @@ configuration within a process. The setting (chosen by measurement, see each run
   ideal denoiser with Heun steps on the distillation grid ``distill_grid(18)`` (ascending,
   s_1 = 0.002 < ... < s_18 = 80);
 * student: MLP 128 x 3 (SiLU), boundary parameterisation, Adam lr 3e-3 (100 warm-up steps,
-  cosine), batch 256, EMA target mu = 0.9, loss weights 1 / c_out^2 (:func:`cd.cd_weights`),
-  one BLAS thread. mu = 0.9 against the stop-gradient mu = 0 halves the high-sigma error at
-  the same 1500 steps (measured 0.21 -> 0.125 on held-out points at s = 80).
+  cosine), 1600 steps x batch 128 (cheaper per step than 1200 x 256 and better: measured
+  K = 1 0.118 vs 0.140, K = 4 0.020 vs 0.045 at 2000 x 128), EMA target mu = 0.9, loss
+  weights 1 / c_out^2 (:func:`cd.cd_weights`), one BLAS thread. mu = 0.9 against the
+  stop-gradient mu = 0 halves the high-sigma error at the same 1500 steps
+  (measured 0.21 -> 0.125 on held-out points at s = 80).
+* multi-boundary students (K > 1) use :class:`cd.JumpEDMParam` (``CONFIG["mbcd_param"]``), the
+  K = 1 student ``ConsistencyParam`` (the paper's form; the two agree to 3 digits at K = 1).
+
+MBCD, measured with :data:`CONFIG` (1600 x 128, seed 0; median |K-jump sample - exact ODE
+endpoint|, 400 noises): K = 1 0.148, K = 2 0.162, K = 4 0.043, the oracle 0.002 for every K.
+Earlier at 1200 x 256 (seed 0 / seed 1): K = 1: 0.140 / 0.173, K = 2: 0.164 / 0.148,
+K = 4: 0.045 / 0.072. At 1200 x 256 with ``ConsistencyParam`` for every segment it got *worse*
+with K (0.14, 0.23, 0.37): relative to a boundary b >> sigma_data its F must output
+states of size b / sd.
+Plain ``JumpParam``: 0.21, 0.21, 0.19 (no skip connection at low sigma). With
+``"jump_edm"`` at K = 1: 0.1398 against 0.1402. Budget (seed 0, batch 256; 600 / 1200 /
+2400 steps):
+K = 1: 0.26 / 0.14 / 0.077, K = 2: 0.22 / 0.16 / 0.057, K = 4: 0.19 / 0.045 / 0.011
+(:func:`mbcd_budget`). Per-level training samples do not depend on K (n is uniform on the
+grid); what K changes is where the hard part sits. The error of the final sample comes
+almost entirely from the bottom jump (:func:`mbcd_vs_K` ``jump_error``): the basin decision
+happens at sigma ~ 0.3-2, which for K = 2 lies inside the bottom segment (0.002, 1.92], so
+K = 2 is no easier than K = 1; for K = 4 the bottom segment is (0.002, 0.14], where the map
+is nearly the projection on the nearest point. Upper jumps' errors are contracted by the
+exact flow (each alone moves the final sample by <= 0.002), but the student's next jump
+contracts them less well: the 4-jump error (0.043) exceeds the sum of the single-jump
+errors (0.023).
 
 Grids are ascending as in :mod:`ideal_diffusion.distill.optima`. "Error against the exact
 ODE" always compares with :func:`ideal_diffusion.geometry.exact_endpoints` of the same x_T.
@@ -39,15 +63,16 @@ from .optima import (
 from .sampling import default_taus, kjump_sample, multistep_sample
 
 __all__ = [
-    "CONFIG", "collapse", "mbcd_vs_K", "multistep_curve", "setting", "student",
+    "CONFIG", "collapse", "mbcd_budget", "mbcd_vs_K", "multistep_curve", "setting", "student",
     "student_vs_optimum", "summary_rows", "theorem1", "trajectory_consistency",
 ]
 
 #: the experiment setting (data, grid, teacher, training hyper-parameters)
-CONFIG = dict(ring=8, N=18, solver="heun", hidden=128, depth=3, batch=256, lr=3e-3, mu=0.9,
-              steps=1200, weighting="cout", seed=0)
-#: the collapse pair: steps and the AdamW weight decay of both runs (plain and boundary)
-COLLAPSE = dict(steps=800, weight_decay=0.3)
+CONFIG = dict(ring=8, N=18, solver="heun", hidden=128, depth=3, batch=128, lr=3e-3, mu=0.9,
+              steps=1600, weighting="cout", seed=0, mbcd_param="jump_edm")
+#: the collapse runs: steps and the AdamW weight decay of the plain and boundary runs (a third,
+#: plain run without decay is the control)
+COLLAPSE = dict(steps=400, weight_decay=1.0, batch=256)
 #: held-out noise levels at which students are compared with the exact optimum
 EVAL_SIGMAS_IDX = (2, 5, 8, 11, 14, 17)  # ascending-grid positions: 0.023 .. 80
 
@@ -59,14 +84,21 @@ def setting():
     return data, IdealDenoiser(data), distill_grid(CONFIG["N"])
 
 
-@cache
-def student(K: int = 1, param: str = "consistency", steps: int = CONFIG["steps"],
+def student(K: int = 1, param: str | None = None, steps: int = CONFIG["steps"],
             seed: int = CONFIG["seed"], weight_decay: float = 0.0) -> CDResult:
     """A trained CD (K = 1) or multi-boundary CD student of :data:`CONFIG` (cached).
 
-    ``result.config["train_seconds"]`` holds the wall-clock training time (one BLAS thread;
-    inflated when other processes share the two cores).
+    ``param`` None: ``"consistency"`` for K = 1, ``CONFIG["mbcd_param"]`` (``"jump_edm"``) for
+    K > 1. ``result.config["train_seconds"]`` holds the wall-clock training time (one BLAS
+    thread; inflated when other processes share the two cores).
     """
+    if param is None:
+        param = "consistency" if K == 1 else CONFIG["mbcd_param"]
+    return _student(int(K), param, int(steps), int(seed), float(weight_decay))
+
+
+@cache
+def _student(K, param, steps, seed, weight_decay) -> CDResult:
     data, den, grid = setting()
     b = choose_boundaries(grid, K)
     c = CONFIG
@@ -129,34 +161,67 @@ def _spread(y):
 
 @cache
 def collapse(steps: int = COLLAPSE["steps"], weight_decay: float = COLLAPSE["weight_decay"],
-             n: int = 500, seed: int = 102) -> dict:
+             n: int = 200, seed: int = 102, every: int = 25) -> dict:
     """CD with and without the boundary parameterisation, same seed, batches and steps.
 
-    Both runs use the same AdamW weight decay: a pull of the weights towards 0 that the CD
-    loss does not resist once outputs are consistent, so it exposes which runs have an anchor.
-    (Without decay, measured over 800-1500 steps, the plain run does not shrink: at mu = 0.9
-    its outputs keep their random-init spread ~1.05, at mu = 0 they drift to a spread ~10 with
-    no relation to the data and a loss that does not fall. Either way nothing ties them to data.)
+    Three runs of :data:`CONFIG` (mu = 0.9): ``plain`` and ``bc`` (boundary parameterisation)
+    with the same AdamW weight decay, a pull of the weights towards 0 that the CD loss does not
+    resist once outputs are consistent; and ``plain0``, plain without decay (the control). The
+    output spread is traced over training on fixed held-out inputs.
+
+    Measured (400 steps, decay 1.0): from the random-init spread 0.67 the plain outputs shrink
+    to 0.37 within 50 steps while the loss falls 0.46 -> 0.007, then stay at 0.35-0.43 (loss
+    0.002); the boundary run grows to the data's spread 1.0 within 125 steps. Without decay the
+    plain run also shrinks first (0.38 at step 75) and then drifts up to 0.8, with nothing tying
+    it to the data (median |f - f*| 0.99, the ring's radius; 0.87 with decay; boundary run
+    0.30, whose high levels are still coarse after 400 steps with decay). With
+    mu = 0 (stop-gradient) the plain run is unstable (spread 0.1 -> 30 and back, loss spikes
+    to 10): the collapse is towards a set of near-constant outputs, not a clean fixed point.
 
     Returns
     -------
-    dict: ``sigma`` (L,), ``spread_plain`` / ``spread_bc`` (L,) RMS spread of the outputs
-    across held-out inputs at each level, ``data_spread`` (RMS spread of the data, 1.0 for
-    the unit ring), ``ratio_plain`` / ``ratio_bc`` (median over levels of spread / data
-    spread), ``loss_plain`` / ``loss_bc`` (steps,) training losses, ``mean_plain`` (d,) the
-    constant the plain student collapses to.
+    dict: ``sigma`` (L,); for run in (plain, bc, plain0): ``spread_{run}`` (L,) final RMS
+    spread of the outputs across held-out inputs at each level, ``trace_{run}`` (T,) median
+    over levels of that spread at ``trace_steps`` (T,), ``loss_{run}`` (steps,) training
+    losses, ``opt_{run}`` median |f - f*| (pooled over levels), ``samples_{run}`` (n, d)
+    outputs f(x, s) on the held-out inputs ``samples_input`` (n, d) at ``samples_sigma``
+    (0.30); ``data_spread`` (RMS spread of the data, 1.0), ``ratio_plain``
+    / ``ratio_bc`` / ``ratio_plain0`` (median over levels of spread / data spread),
+    ``train_seconds``.
     """
-    data, _, grid = setting()
-    plain = student(1, "plain", steps, weight_decay=weight_decay)
-    bc = student(1, "consistency", steps, weight_decay=weight_decay)
+    data, den, grid = setting()
+    c = CONFIG
     xs = _heldout(EVAL_SIGMAS_IDX, n, seed)
-    sp = np.array([_spread(plain(x, np.full(n, grid[i]))) for i, x in zip(EVAL_SIGMAS_IDX, xs)])
-    sb = np.array([_spread(bc(x, np.full(n, grid[i]))) for i, x in zip(EVAL_SIGMAS_IDX, xs)])
+    levels = [np.full(n, grid[i]) for i in EVAL_SIGMAS_IDX]
+    opt = np.concatenate([consistency_optimum(den, x, s, grid, c["solver"])
+                          for x, s in zip(xs, levels)])
     ds = _spread(data.points)
-    return dict(sigma=grid[list(EVAL_SIGMAS_IDX)], spread_plain=sp, spread_bc=sb, data_spread=ds,
-                ratio_plain=float(np.median(sp) / ds), ratio_bc=float(np.median(sb) / ds),
-                loss_plain=plain.history, loss_bc=bc.history,
-                mean_plain=plain(xs[-1], np.full(n, grid[EVAL_SIGMAS_IDX[-1]])).mean(axis=0))
+    out = dict(sigma=grid[list(EVAL_SIGMAS_IDX)], data_spread=ds, samples_sigma=levels[1][0],
+               samples_input=xs[1])
+    t0 = time.perf_counter()
+    for run, param, wd in (("plain", "plain", weight_decay), ("bc", "consistency", weight_decay),
+                           ("plain0", "plain", 0.0)):
+        trace, t_steps = [], []
+
+        def cb(i, model, _theta, param=param, trace=trace, t_steps=t_steps):
+            b = None if param == "plain" else grid[0]
+            trace.append(np.median([_spread(model(x, s, b)) for x, s in zip(xs, levels)]))
+            t_steps.append(i)
+
+        with blas_threads(1):
+            res = train_cd(den, data, grid, c["solver"], None, param, c["mu"], steps,
+                           COLLAPSE["batch"],
+                           c["lr"], 100, c["hidden"], c["depth"], c["seed"], False,
+                           c["weighting"], wd, cb, every)
+        sp = np.array([_spread(res(x, s)) for x, s in zip(xs, levels)])
+        f = np.concatenate([res(x, s) for x, s in zip(xs, levels)])
+        out.update({f"spread_{run}": sp, f"trace_{run}": np.array(trace),
+                    f"loss_{run}": res.history, f"ratio_{run}": float(np.median(sp) / ds),
+                    f"opt_{run}": float(np.median(np.linalg.norm(f - opt, axis=1))),
+                    f"samples_{run}": res(xs[1], levels[1])})
+    out["trace_steps"] = np.array(t_steps)
+    out["train_seconds"] = time.perf_counter() - t0
+    return out
 
 
 @cache
@@ -217,20 +282,47 @@ def multistep_curve(max_steps: int = 8, seed: int = 104) -> dict:
     return out
 
 
+def _jump_errors(res, orc, x_T, xo):
+    """Median |final sample - oracle sample| when only jump k is the student's (k = 0 bottom).
+
+    Jump k starts from the exact (oracle) state at its segment's top; every other jump is
+    exact. Returns a (K,) array ordered like the (ascending) boundaries.
+    """
+    b = res.boundaries
+    tops = np.append(b[1:], res.grid[-1])
+    B = x_T.shape[0]
+    jump = lambda f, x, k: f(x, np.full(B, tops[k]), np.full(B, b[k]))  # noqa: E731
+    err = np.empty(b.size)
+    state = x_T
+    for k in range(b.size - 1, -1, -1):
+        y = jump(res, state, k)
+        for j in range(k - 1, -1, -1):
+            y = jump(orc, y, j)
+        err[k] = np.median(np.linalg.norm(y - xo, axis=1))
+        state = jump(orc, state, k)
+    return err
+
+
 @cache
 def mbcd_vs_K(Ks=(1, 2, 4)) -> dict:
-    """K-jump sampling of the trained K-boundary students and of their oracles.
+    """K-jump sampling of the trained K-boundary students (:func:`student`) and their oracles.
 
-    Returns ``K`` (M,), ``student_exact`` / ``oracle_exact`` (median distance to the exact
-    ODE endpoint of the same x_T), ``student_data`` / ``oracle_data`` (median distance to the
-    nearest data point), ``student_basin`` / ``oracle_basin`` (fraction in the exact basin),
-    ``student_vs_oracle`` (median |student sample - oracle sample|), ``teacher_evals`` and
-    ``train_seconds`` (M,).
+    Returns
+    -------
+    dict with ``K`` (M,) and, over K: ``student_exact`` / ``oracle_exact`` (median distance to
+    the exact ODE endpoint of the same x_T), ``student_data`` / ``oracle_data`` (median
+    distance to the nearest data point), ``student_basin`` / ``oracle_basin`` (fraction in the
+    exact basin), ``student_vs_oracle`` (median |student sample - oracle sample|),
+    ``teacher_evals``, ``train_seconds`` (M,); ``level_sigma`` (L,) and ``level_error`` (M, L)
+    the median |f - f*_K| on held-out points (:func:`student_vs_optimum`: the per-segment
+    optimum); ``boundaries`` and ``jump_error`` (lists of (K,) arrays, ascending: the final
+    sample's error when only jump k is the student's, :func:`_jump_errors`); ``param``.
     """
     data, den, grid = setting()
     x_T, exact = _noise()
     keys = ("student_exact", "oracle_exact", "student_data", "oracle_data", "student_basin",
-            "oracle_basin", "student_vs_oracle", "teacher_evals", "train_seconds")
+            "oracle_basin", "student_vs_oracle", "teacher_evals", "train_seconds",
+            "level_error", "boundaries", "jump_error", "param")
     out = {k: [] for k in keys}
     for K in Ks:
         res = student(K)
@@ -245,9 +337,35 @@ def mbcd_vs_K(Ks=(1, 2, 4)) -> dict:
         out["student_vs_oracle"].append(float(np.median(np.linalg.norm(xs - xo, axis=1))))
         out["teacher_evals"].append(res.teacher_evals)
         out["train_seconds"].append(res.config["train_seconds"])
-    out = {k: np.asarray(v) for k, v in out.items()}
+        out["level_error"].append(student_vs_optimum(K, ct=False)["student"])
+        out["boundaries"].append(res.boundaries)
+        out["jump_error"].append(_jump_errors(res, orc, x_T, xo))
+        out["param"].append(res.config["param"])
+    out = {k: (v if k in ("boundaries", "jump_error", "param") else np.asarray(v))
+           for k, v in out.items()}
     out["K"] = np.asarray(Ks)
+    out["level_sigma"] = grid[list(EVAL_SIGMAS_IDX)]
     return out
+
+
+@cache
+def mbcd_budget(steps=(600, 1200, 2400), Ks=(1, 2, 4), seed: int = CONFIG["seed"]) -> dict:
+    """K-jump error against the exact ODE vs the training budget (slow: ~2 min; no figure).
+
+    Returns ``steps`` (S,), ``K`` (M,) and ``student_exact`` (S, M): median |K-jump sample -
+    exact ODE endpoint| of :func:`student` (K, steps, seed), 400 noises. Measured (seed 0, at
+    batch 256 before :data:`CONFIG` moved to 128), 600 / 1200 / 2400 steps: K = 1 0.26 / 0.14 /
+    0.077, K = 2 0.22 / 0.16 / 0.057, K = 4 0.19 / 0.045 / 0.011.
+    """
+    data, den, grid = setting()
+    x_T, exact = _noise()
+    err = np.empty((len(steps), len(Ks)))
+    for i, st in enumerate(steps):
+        for j, K in enumerate(Ks):
+            res = student(K, steps=st, seed=seed)
+            x = kjump_sample(res, x_T, grid, res.boundaries)
+            err[i, j] = sample_quality(data, x, exact).median_dist_to_exact
+    return dict(steps=np.asarray(steps), K=np.asarray(Ks), student_exact=err)
 
 
 def summary_rows() -> list[dict]:
@@ -267,7 +385,8 @@ def summary_rows() -> list[dict]:
             student_steps=int(K), median_dist_to_exact=float(m["student_exact"][j]),
             frac_same_basin=float(m["student_basin"][j]),
             notes=(f"ring({c['ring']}), N={c['N']} {c['solver']} grid, MLP {c['hidden']}x"
-                   f"{c['depth']}, {c['steps']} steps x batch {c['batch']}; oracle: "
+                   f"{c['depth']} ({m['param'][j]} param.), {c['steps']} steps x batch "
+                   f"{c['batch']}; exact per-segment optimum, same K jumps: "
                    f"{m['oracle_exact'][j]:.3g}")))
     return rows
 

@@ -44,47 +44,49 @@ def cd_student_vs_optimum():
     return fig
 
 
-@register("cd_collapse", "rows 18-19: without the boundary condition CD collapses towards a "
-          "constant while the loss falls; f(x, s_1) = x keeps the spread")
+@register("cd_collapse", "rows 18-19: without the boundary condition the CD outputs shrink "
+          "while the loss falls and nothing ties them to the data; f(x, s_1) = x keeps the spread")
 def cd_collapse():
     r = E.collapse()
     data, _, _ = E.setting()
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.4))
-    k = 25
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.6))
+    k = 10
     sm = lambda h: np.convolve(h, np.ones(k) / k, mode="valid")  # noqa: E731
+    runs = (("plain", "tab:red", "-", f"plain output, weight decay {E.COLLAPSE['weight_decay']}"),
+            ("plain0", "tab:red", ":", "plain output, no decay"),
+            ("bc", C_STUDENT, "-", f"boundary param., weight decay {E.COLLAPSE['weight_decay']}"))
     ax = axes[0]
-    ax.semilogy(sm(r["loss_plain"]), c="tab:red", label="plain output (no boundary condition)")
-    ax.semilogy(sm(r["loss_bc"]), c=C_STUDENT, label="boundary parameterisation")
+    for run, c, ls, lab in runs:
+        ax.semilogy(sm(r[f"loss_{run}"]), c=c, ls=ls, label=lab)
     ax.set_xlabel("training step")
     ax.set_ylabel(f"CD loss (running mean of {k})")
-    ax.set_title("The loss falls in both runs")
-    ax.legend()
+    ax.set_title("The loss falls in every run")
+    ax.legend(fontsize=8)
     ax = axes[1]
-    ax.semilogx(r["sigma"], r["spread_plain"], "o-", c="tab:red", label="plain")
-    ax.semilogx(r["sigma"], r["spread_bc"], "o-", c=C_STUDENT, label="boundary param.")
-    ax.axhline(r["data_spread"], c="k", ls=":", label="spread of the data")
-    ax.set_ylim(0, 1.3 * max(r["data_spread"], r["spread_bc"].max()))
-    ax.set_xlabel("noise level sigma")
-    ax.set_ylabel("RMS spread of f(x, sigma) across x")
-    ax.set_title(f"Output spread / data spread: plain {r['ratio_plain']:.2f}, "
-                 f"boundary {r['ratio_bc']:.2f}")
-    ax.legend()
+    for run, c, ls, lab in runs:
+        ax.plot(r["trace_steps"], r[f"trace_{run}"], c=c, ls=ls, marker="o", ms=3,
+                label=f"{lab}: |f - f*| = {r[f'opt_{run}']:.2f}")
+    ax.axhline(r["data_spread"], c="k", ls="--", lw=0.8, label="spread of the data")
+    ax.set_ylim(0, 1.25)
+    ax.set_xlabel("training step")
+    ax.set_ylabel("RMS spread of f(x, sigma) across x\n(median over 6 levels sigma)")
+    ax.set_title(f"Output spread / data spread at the end: plain {r['ratio_plain']:.2f}, "
+                 f"boundary {r['ratio_bc']:.2f}", fontsize=10)
+    ax.legend(fontsize=8, loc="lower right", title="median distance to the CD optimum f*",
+              title_fontsize=8)
     ax = axes[2]
-    x_T = E._noise()[0][:300]
-    res_p = E.student(1, "plain", E.COLLAPSE["steps"], weight_decay=E.COLLAPSE["weight_decay"])
-    res_b = E.student(1, "consistency", E.COLLAPSE["steps"],
-                      weight_decay=E.COLLAPSE["weight_decay"])
-    yp, yb = res_p(x_T, np.full(300, 80.0)), res_b(x_T, np.full(300, 80.0))
-    ax.scatter(*yb.T, s=6, c=C_STUDENT, alpha=0.5, label="boundary param.")
-    ax.scatter(*yp.T, s=6, c="tab:red", alpha=0.5, label="plain")
+    ax.scatter(*r["samples_input"].T, s=5, c="0.75", label="inputs x (noisy data)")
+    ax.scatter(*r["samples_bc"].T, s=6, c=C_STUDENT, alpha=0.5, label="boundary param.")
+    ax.scatter(*r["samples_plain"].T, s=6, c="tab:red", alpha=0.5, label="plain (decay)")
     ax.scatter(*data.points.T, s=60, marker="x", c="k", label="data")
     ax.set_aspect("equal")
     ax.set_xlabel("x_1")
     ax.set_ylabel("x_2")
-    ax.set_title("One-step samples f(x_T, sigma=80)")
-    ax.legend(loc="upper right", fontsize=8)
-    fig.suptitle(f"CD without the boundary condition: {E.COLLAPSE['steps']} steps, AdamW weight "
-                 f"decay {E.COLLAPSE['weight_decay']} in both runs", y=1.02)
+    ax.set_title(f"Outputs f(x, sigma = {r['samples_sigma']:.2f}): plain on a line; boundary "
+                 "keeps\nthe spread (400 steps with decay: not yet on the points)", fontsize=10)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=8)
+    fig.suptitle(f"CD without the boundary condition f(x, s_1) = x: {E.COLLAPSE['steps']} steps, "
+                 f"EMA target mu = {E.CONFIG['mu']}, same seed and batches", y=1.0)
     fig.tight_layout()
     return fig
 
@@ -130,27 +132,50 @@ def cd_multistep():
     return fig
 
 
-@register("mbcd_vs_K", "row 21: multi-boundary CD, K-jump sampling: error against the exact ODE "
-          "vs K, student and exact per-segment optimum")
+@register("mbcd_vs_K", "row 21: multi-boundary CD: each student approaches its per-segment "
+          "optimum; K-jump error against the exact ODE vs K, student and exact optimum")
 def mbcd_vs_K():
     r = E.mbcd_vs_K()
     K = r["K"]
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 4.4))
-    a1.semilogy(K, r["student_exact"], "o-", c=C_STUDENT, label="trained student, K jumps")
-    a1.semilogy(K, r["oracle_exact"], "s--", c=C_ORACLE, label="exact optimum, K jumps")
+    cols = ("tab:blue", "tab:purple", "tab:green")
+    fig, (a1, a2, a3) = plt.subplots(1, 3, figsize=(16, 4.6))
+    a1.semilogy(K, r["student_exact"], "o-", c=C_STUDENT, label="trained students")
+    a1.semilogy(K, r["oracle_exact"], "s--", c=C_ORACLE, label="exact per-segment optimum")
+    for j, k in enumerate(K):
+        a1.annotate(f"{r['student_basin'][j]:.0%} in basin", (k, r["student_exact"][j]),
+                    textcoords="offset points", xytext=(6, 6), fontsize=8)
     a1.set_xticks(K)
+    a1.set_ylim(1e-3, 1)
     a1.set_xlabel("boundaries K (= sampling steps)")
-    a1.set_ylabel("median |sample - exact ODE endpoint|")
-    a1.set_title("Error against the exact ODE of the same x_T")
-    a1.legend()
-    a2.plot(K, r["student_basin"], "o-", c=C_STUDENT, label="student")
-    a2.plot(K, r["oracle_basin"], "s--", c=C_ORACLE, label="oracle")
-    a2.set_xticks(K)
-    a2.set_ylim(0, 1.05)
-    a2.set_xlabel("boundaries K")
-    a2.set_ylabel("fraction in the exact ODE endpoint's basin")
-    a2.set_title(f"Each student: {E.CONFIG['steps']} steps x batch {E.CONFIG['batch']}")
-    a2.legend(loc="lower left")
+    a1.set_ylabel("median |K-jump sample - exact ODE endpoint|")
+    a1.set_title("K-jump sampling, same x_T")
+    a1.legend(loc="center right", fontsize=8)
+    s = r["level_sigma"]
+    for j, k in enumerate(K):
+        a2.loglog(s, r["level_error"][j], "o-", c=cols[j], label=f"K = {k} ({r['param'][j]})")
+        for bb in r["boundaries"][j][1:]:
+            a2.axvline(bb, c=cols[j], ls=":", lw=1)
+    a2.set_xlabel("noise level sigma (dotted: boundaries)")
+    a2.set_ylabel("median |f(x, sigma) - f*_K(x, sigma)|")
+    a2.set_title("Each student vs its per-segment optimum")
+    a2.legend(fontsize=8)
+    w = 0.8 / len(K)
+    for j, k in enumerate(K):
+        e = r["jump_error"][j]
+        pos = np.arange(e.size) + (j - 1) * w
+        a3.bar(pos, np.maximum(e, 1e-4), w, color=cols[j],
+               label=f"K = {k}: all jumps {r['student_vs_oracle'][j]:.3f}")
+        for p_, v in zip(pos, e):
+            a3.text(p_, max(v, 1e-4) * 1.15, f"{v:.3f}", ha="center", fontsize=7, rotation=90)
+    a3.set_yscale("log")
+    a3.set_ylim(1e-4, 1)
+    a3.set_xticks(range(int(K.max())), [f"jump to b_{i}" for i in range(int(K.max()))])
+    a3.set_ylabel("median error of the final sample (floor 1e-4)")
+    a3.set_title("Only jump k by the student (the rest exact)")
+    a3.legend(fontsize=8, title="vs the oracle's K-jump sample", title_fontsize=8)
+    fig.suptitle(f"Multi-boundary CD, ring(8): each student {E.CONFIG['steps']} steps x batch "
+                 f"{E.CONFIG['batch']}. The basin decision (sigma ~ 0.3-2) lies in the bottom "
+                 "segment for K <= 2, not for K = 4", y=1.0, fontsize=11)
     fig.tight_layout()
     return fig
 
