@@ -6,6 +6,7 @@ from ideal_diffusion.nn import (
     MLP,
     ConsistencyParam,
     EDMPrecond,
+    JumpEDMParam,
     JumpParam,
     Model,
     PlainParam,
@@ -13,7 +14,8 @@ from ideal_diffusion.nn import (
 )
 
 PARAMS = [EDMPrecond(), ConsistencyParam(boundary=0.002), ConsistencyParam(boundary=0.3),
-          JumpParam(boundary=0.002), JumpParam(boundary=0.3), PlainParam()]
+          JumpParam(boundary=0.002), JumpParam(boundary=0.3), JumpEDMParam(boundary=0.3),
+          PlainParam()]
 
 
 def _inputs(B=6, seed=1):
@@ -48,7 +50,7 @@ def test_gradcheck_per_sample_boundary():
     assert max(errs.values()) < 1e-6, errs
 
 
-@pytest.mark.parametrize("cls", [ConsistencyParam, JumpParam])
+@pytest.mark.parametrize("cls", [ConsistencyParam, JumpParam, JumpEDMParam])
 @pytest.mark.parametrize("b", [0.002, 0.37])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_boundary_exact(cls, b, dtype):

@@ -17,13 +17,13 @@ from .gradcheck import gradcheck
 from .layers import Linear, ReLU, SigmaEmbedding, SiLU
 from .mlp import MLP
 from .optim import EMA, Adam, lr_schedule
-from .param import ConsistencyParam, EDMPrecond, JumpParam, Model, PlainParam
+from .param import ConsistencyParam, EDMPrecond, JumpEDMParam, JumpParam, Model, PlainParam
 from .threads import blas_threads
 from .train import fit
 
 __all__ = [
     "Linear", "SiLU", "ReLU", "SigmaEmbedding", "MLP",
-    "EDMPrecond", "ConsistencyParam", "JumpParam", "PlainParam", "Model",
+    "EDMPrecond", "ConsistencyParam", "JumpParam", "JumpEDMParam", "PlainParam", "Model",
     "Adam", "lr_schedule", "EMA", "fit",
     "save_checkpoint", "load_checkpoint", "gradcheck", "blas_threads",
 ]

@@ -26,7 +26,7 @@ import numpy as np
 
 from .layers import check_sigma
 
-__all__ = ["EDMPrecond", "ConsistencyParam", "JumpParam", "PlainParam", "Model",
+__all__ = ["EDMPrecond", "ConsistencyParam", "JumpParam", "JumpEDMParam", "PlainParam", "Model",
            "PARAMETERISATIONS", "param_from_config"]
 
 
@@ -176,7 +176,36 @@ class PlainParam(_Param):
         return np.zeros_like(sigma), np.ones_like(sigma), self.c_in(sigma)
 
 
-PARAMETERISATIONS = {c.__name__: c for c in (EDMPrecond, ConsistencyParam, JumpParam, PlainParam)}
+class JumpEDMParam(JumpParam):
+    """A jump to the boundary through an EDM-preconditioned denoiser (multi-boundary CD).
+
+    f(x, sigma) = (b / sigma) x + (1 - b / sigma) D(x, sigma) with
+    D = c_skip^EDM x + c_out^EDM F(c_in x, sigma): the DDIM step from sigma to b with the
+    denoiser D predicted in EDM form (the parameterisation of multistep consistency models,
+    Heek et al. 2024). Hence c_skip = b/sigma + (1 - b/sigma) sd^2 / (sigma^2 + sd^2),
+    c_out = (1 - b/sigma) sigma sd / sqrt(sigma^2 + sd^2), c_in = 1 / sqrt(sigma^2 + sd^2).
+
+    Why (measured in :mod:`ideal_diffusion.distill.exp_cd`): for one data point the exact
+    state at b is exactly (b/sigma) x + (1 - b/sigma) x0, so
+    F has a data-scale, unit-variance target in *every* segment. ``ConsistencyParam`` relative
+    to a boundary b >> sigma_data makes F output states of size ~ b / sd instead (measured on
+    ring(8): 4-jump error 0.37 against 0.045 with this form); plain ``JumpParam`` has no skip
+    at low sigma and is 3x worse there (0.17 against 0.056 at sigma = 0.3). At b = s_1 = 0.002
+    it coincides with ``ConsistencyParam`` to 3 digits. At sigma == b, b / sigma == 1 exactly
+    and the second term is exactly 0, so f(x, b) == x.
+    """
+
+    def coefficients(self, sigma, boundary=None):
+        b = self.resolve_boundary(sigma, boundary)
+        sd = self.sigma_data
+        ratio = b / sigma
+        q = 1.0 - ratio
+        r2 = sigma * sigma + sd * sd
+        return ratio + q * (sd * sd / r2), q * sigma * sd / np.sqrt(r2), 1.0 / np.sqrt(r2)
+
+
+PARAMETERISATIONS = {c.__name__: c for c in (EDMPrecond, ConsistencyParam, JumpParam,
+                                                JumpEDMParam, PlainParam)}
 
 
 def param_from_config(cfg: dict):
