@@ -51,3 +51,15 @@ def test_unknown_name_is_an_error_exit(tmp_path, capsys):
     assert "no_such_figure" in capsys.readouterr().err
     with pytest.raises(ValueError, match="unknown figure"):
         make_figures(tmp_path, only=["no_such_figure"])
+
+
+def test_readme_gallery_and_committed_figures_cover_the_registry():
+    # Every registered figure is in the README gallery and committed in figures/, so a reader
+    # of the README sees exactly what `python -m ideal_diffusion figures` makes.
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    for name in load_all():
+        assert f"figures/{name}.png" in readme, name
+        assert (root / "figures" / f"{name}.png").is_file(), name
