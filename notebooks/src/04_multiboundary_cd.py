@@ -164,7 +164,7 @@ assert np.array_equal(s_0, kjump_sample(res2, x_N, grid, b2))
 # against the per-segment optimum $f^*_K$ on held-out points at six levels, and the error of
 # the final sample when only one jump is the student's (the others exact). Students with
 # $K > 1$ use the `jump_edm` parameterisation: a DDIM step to $b_k$ through an
-# EDM-preconditioned denoiser (`cd.JumpEDMParam`; $K = 1$ uses the paper's form).
+# EDM-preconditioned denoiser (`nn.JumpEDMParam`; $K = 1$ uses the paper's form).
 
 # %%
 m = E.mbcd_vs_K((1, 2, 4))
