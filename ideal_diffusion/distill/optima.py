@@ -62,13 +62,19 @@ def distill_grid(N: int, sigma_min: float = 0.002, sigma_max: float = 80.0,
                  rho: float = 7.0) -> np.ndarray:
     """The distillation grid s_1 < ... < s_N: the Karras grid without its 0, **ascending**.
 
+    The end points are set to ``sigma_min`` and ``sigma_max`` exactly (EDM's formula gives
+    them only to rounding, e.g. 0.002000000000000003), so a student built with boundary
+    ``sigma_min`` satisfies f(x, s_1) == x bit for bit.
+
     Returns
     -------
-    grid : (N,) float64 array, ascending; ``grid[0] = sigma_min``, ``grid[-1] = sigma_max``.
+    grid : (N,) float64 array, ascending; ``grid[0] == sigma_min``, ``grid[-1] == sigma_max``.
     """
     if not isinstance(N, (int, np.integer)) or N < 2:
         raise ValueError(f"N must be an integer >= 2, got {N!r}")
-    return karras_sigmas(N, sigma_min, sigma_max, rho, append_zero=False)[::-1].copy()
+    g = karras_sigmas(N, sigma_min, sigma_max, rho, append_zero=False)[::-1].copy()
+    g[0], g[-1] = sigma_min, sigma_max
+    return g
 
 
 def as_grid(grid) -> np.ndarray:
