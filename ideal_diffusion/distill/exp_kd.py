@@ -245,7 +245,7 @@ def summary_rows(**overrides) -> list[dict]:
     """Summary-table rows of KD from the ``few``- and ``many``-step teachers (experiment 10).
 
     Keys as :func:`ideal_diffusion.distill.exp_cd.summary_rows`: ``method``,
-    ``teacher_evals`` (per-sample denoiser evaluations spent collecting the pairs),
+    ``teacher_evals`` (total single-point denoiser evaluations spent collecting the pairs),
     ``student_steps`` (1), ``median_dist_to_exact``, ``frac_same_basin``, ``notes``.
     """
     c = _cfg(**overrides)
