@@ -84,16 +84,20 @@ def setting():
     return data, IdealDenoiser(data), distill_grid(CONFIG["N"])
 
 
-def student(K: int = 1, param: str | None = None, steps: int = CONFIG["steps"],
+def student(K: int = 1, param: str | None = None, steps: int | None = None,
             seed: int = CONFIG["seed"], weight_decay: float = 0.0) -> CDResult:
     """A trained CD (K = 1) or multi-boundary CD student of :data:`CONFIG` (cached).
 
     ``param`` None: ``"consistency"`` for K = 1, ``CONFIG["mbcd_param"]`` (``"jump_edm"``) for
-    K > 1. ``result.config["train_seconds"]`` holds the wall-clock training time (one BLAS
-    thread; inflated when other processes share the two cores).
+    K > 1. ``steps`` None: ``CONFIG["steps"]``, read at call time, so setting
+    ``CONFIG["steps"]`` before any runner is called shrinks every student (the notebooks' FAST
+    mode does this). ``result.config["train_seconds"]`` holds the wall-clock training time
+    (one BLAS thread; inflated when other processes share the two cores).
     """
     if param is None:
         param = "consistency" if K == 1 else CONFIG["mbcd_param"]
+    if steps is None:
+        steps = CONFIG["steps"]
     return _student(int(K), param, int(steps), int(seed), float(weight_decay))
 
 
@@ -371,8 +375,8 @@ def mbcd_budget(steps=(600, 1200, 2400), Ks=(1, 2, 4), seed: int = CONFIG["seed"
 def summary_rows() -> list[dict]:
     """Rows of the summary table (lecture row 22) for CD (K = 1) and MBCD (K = 2, 4).
 
-    Each row: ``method``, ``teacher_evals`` (denoiser evaluations spent in training, per
-    sample), ``student_steps`` (K network evaluations per sample), ``median_dist_to_exact``
+    Each row: ``method``, ``teacher_evals`` (total single-point denoiser evaluations spent
+    in training), ``student_steps`` (K network evaluations per sample), ``median_dist_to_exact``
     and ``frac_same_basin`` of K-jump samples against the exact ODE endpoint of the same x_T
     (400 noises), ``notes``.
     """

@@ -57,7 +57,6 @@ from ideal_diffusion.geometry import (
 
 FAST = os.environ.get("IDEAL_DIFFUSION_FAST") == "1"  # CI: fewer samples, no slide figures
 
-# (after the import: ideal_diffusion.figures selects the Agg backend for the CLI)
 # %matplotlib inline
 # %config InlineBackend.figure_format = 'png'
 DPI = 80  # inline images: keeps the notebook under 1 MiB

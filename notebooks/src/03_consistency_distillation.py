@@ -34,7 +34,6 @@
 # 150-step students, so its printed numbers differ, but the `assert`s hold in both.
 
 # %%
-import functools
 import os
 
 import matplotlib.pyplot as plt
@@ -53,7 +52,6 @@ from ideal_diffusion.figures import REGISTRY, style
 
 FAST = os.environ.get("IDEAL_DIFFUSION_FAST") == "1"  # CI: small students, no slide figures
 
-# (after the import: ideal_diffusion.figures selects the Agg backend for the CLI)
 # %matplotlib inline
 # %config InlineBackend.figure_format = 'png'
 DPI = 80  # inline images: keeps the notebook under 1 MiB
@@ -61,11 +59,7 @@ style()  # the slide style of figures/
 plt.rcParams.update({"figure.dpi": DPI, "savefig.dpi": DPI, "figure.facecolor": "white"})
 
 STEPS = 150 if FAST else E.CONFIG["steps"]  # training steps of every student below
-if FAST:
-    # The runners (student_vs_optimum, multistep_curve, ...) train their students through
-    # exp_cd.student with the default step budget and take no budget argument; in CI they
-    # get STEPS instead (this kernel only).
-    E.student = functools.partial(E.student, steps=STEPS)
+E.CONFIG["steps"] = STEPS  # every exp_cd runner below trains its students with this budget
 
 data, den, grid = E.setting()  # ring(8), its ideal denoiser, the ascending 18-level grid
 SOLVER = E.CONFIG["solver"]  # the teacher's one-step solver: Heun

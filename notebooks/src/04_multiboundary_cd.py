@@ -25,7 +25,6 @@
 # printed numbers differ, but the `assert`s hold in both.
 
 # %%
-import functools
 import os
 
 import matplotlib.pyplot as plt
@@ -44,7 +43,6 @@ from ideal_diffusion.geometry import exact_endpoints, sample_quality
 
 FAST = os.environ.get("IDEAL_DIFFUSION_FAST") == "1"  # CI: small students, no slide figures
 
-# (after the import: ideal_diffusion.figures selects the Agg backend for the CLI)
 # %matplotlib inline
 # %config InlineBackend.figure_format = 'png'
 DPI = 80  # inline images: keeps the notebook under 1 MiB
@@ -52,11 +50,7 @@ style()  # the slide style of figures/
 plt.rcParams.update({"figure.dpi": DPI, "savefig.dpi": DPI, "figure.facecolor": "white"})
 
 STEPS = 150 if FAST else E.CONFIG["steps"]  # training steps of every ring student below
-if FAST:
-    # The runners (mbcd_vs_K, summary_rows) train their students through exp_cd.student with
-    # the default step budget and take no budget argument; in CI they get STEPS instead
-    # (this kernel only).
-    E.student = functools.partial(E.student, steps=STEPS)
+E.CONFIG["steps"] = STEPS  # every exp_cd runner below trains its students with this budget
 
 data, den, grid = E.setting()  # ring(8), its ideal denoiser, the ascending 18-level grid
 SOLVER = E.CONFIG["solver"]  # Heun
