@@ -8,6 +8,7 @@ at 150 dpi, with PNG metadata stripped so that the same command gives the same b
 from __future__ import annotations
 
 import importlib
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ import matplotlib
 import matplotlib.pyplot as plt
 
 DPI = 150
+NOTEBOOK_DPI = 80  # inline notebook images: keeps an executed notebook under 1 MiB
 
 # Modules whose import registers figures, in gallery order. Later layers append theirs.
 FIGURE_MODULES = [
@@ -80,6 +82,41 @@ def style():
             "svg.hashsalt": "ideal-diffusion",
         }
     )
+
+
+def notebook_style(dpi: int = NOTEBOOK_DPI):
+    """The slide style of ``figures/`` for inline notebook images at ``dpi``."""
+    style()
+    plt.rcParams.update({"figure.dpi": dpi, "savefig.dpi": dpi, "figure.facecolor": "white"})
+
+
+def show(name: str, skip: bool | None = None):
+    """Show the registered figure ``name`` inline: the same picture as ``figures/<name>.png``.
+
+    Parameters
+    ----------
+    name : str
+        A registered figure name (see ``python -m ideal_diffusion figures --list``).
+    skip : bool, optional
+        Print a note instead of making the figure. Default: skip when the environment sets
+        ``IDEAL_DIFFUSION_FAST=1`` (the notebooks' CI mode; ``figures/`` is tested elsewhere).
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not registered.
+    """
+    registry = load_all()
+    if name not in registry:
+        raise ValueError(f"unknown figure name {name!r}; known: {sorted(registry)}")
+    if skip is None:
+        skip = os.environ.get("IDEAL_DIFFUSION_FAST") == "1"
+    if skip:
+        print(f"(FAST: figure {name!r} skipped; it is figures/{name}.png)")
+        return
+    fig = registry[name].make()
+    fig.set_dpi(plt.rcParams["figure.dpi"])
+    plt.show()
 
 
 def save(fig, path: Path) -> Path:

@@ -30,7 +30,6 @@
 # %%
 import os
 
-import matplotlib.pyplot as plt
 import numpy as np
 from scipy.special import softmax
 
@@ -45,7 +44,7 @@ from ideal_diffusion import (
     sample,
     two_points,
 )
-from ideal_diffusion.figures import REGISTRY, style
+from ideal_diffusion.figures import notebook_style, show
 from ideal_diffusion.geometry import (
     convergence,
     exact_endpoints,
@@ -59,9 +58,7 @@ FAST = os.environ.get("IDEAL_DIFFUSION_FAST") == "1"  # CI: fewer samples, no sl
 
 # %matplotlib inline
 # %config InlineBackend.figure_format = 'png'
-DPI = 80  # inline images: keeps the notebook under 1 MiB
-style()  # the slide style of figures/
-plt.rcParams.update({"figure.dpi": DPI, "savefig.dpi": DPI, "figure.facecolor": "white"})
+notebook_style()  # the slide style of figures/, at 80 dpi inline (keeps the notebook < 1 MiB)
 
 SIGMA_MIN, SIGMA_MAX = 0.002, 80.0
 
@@ -70,15 +67,6 @@ def grid(n):
     """n solver steps from 80 down to 0.002 on the Karras grid (descending, no trailing 0)."""
     return karras_sigmas(n + 1, SIGMA_MIN, SIGMA_MAX, append_zero=False)
 
-
-def show(name):
-    """Show the registered slide figure `name`: the same picture as figures/<name>.png."""
-    if FAST:
-        print(f"(FAST: figure {name!r} skipped; it is figures/{name}.png)")
-        return
-    fig = REGISTRY[name].make()
-    fig.set_dpi(DPI)
-    plt.show()
 
 
 print(f"FAST = {FAST}")

@@ -33,7 +33,6 @@
 import os
 import time
 
-import matplotlib.pyplot as plt
 import numpy as np
 
 import ideal_diffusion.figures.kd  # noqa: F401  (registers the slide figures of rows 13-14, 22)
@@ -41,7 +40,7 @@ from ideal_diffusion import karras_sigmas, nfe, sample
 from ideal_diffusion.distill import exp_kd
 from ideal_diffusion.distill.kd import CountingDenoiser, collect_pairs, noisy_pairs
 from ideal_diffusion.distill.optima import teacher_map
-from ideal_diffusion.figures import REGISTRY, style
+from ideal_diffusion.figures import notebook_style, show
 from ideal_diffusion.geometry import nearest_point
 from ideal_diffusion.report import to_markdown
 
@@ -51,21 +50,10 @@ CFG = dict(exp_kd.CONFIG, **OV)
 
 # %matplotlib inline
 # %config InlineBackend.figure_format = 'png'
-DPI = 80  # inline images: keeps the notebook under 1 MiB
-style()  # the slide style of figures/
-plt.rcParams.update({"figure.dpi": DPI, "savefig.dpi": DPI, "figure.facecolor": "white"})
+notebook_style()  # the slide style of figures/, at 80 dpi inline (keeps the notebook < 1 MiB)
 
 SIGMA_MAX = exp_kd.SIGMA_MAX  # 80
 
-
-def show(name):
-    """Show the registered slide figure `name`: the same picture as figures/<name>.png."""
-    if FAST:
-        print(f"(FAST: figure {name!r} skipped; it is figures/{name}.png)")
-        return
-    fig = REGISTRY[name].make()
-    fig.set_dpi(DPI)
-    plt.show()
 
 
 data, den = exp_kd.setting(CFG["ring"])  # ring(8) and its ideal denoiser

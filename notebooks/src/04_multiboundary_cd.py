@@ -27,7 +27,6 @@
 # %%
 import os
 
-import matplotlib.pyplot as plt
 import numpy as np
 
 import ideal_diffusion.figures.cd  # noqa: F401  (registers the CD / MBCD slide figures)
@@ -38,16 +37,14 @@ from ideal_diffusion.distill import exp_images, exp_kd
 from ideal_diffusion.distill.mbcd import choose_boundaries
 from ideal_diffusion.distill.optima import ConsistencyOracle, lower_boundary, teacher_chain
 from ideal_diffusion.distill.sampling import kjump_sample
-from ideal_diffusion.figures import REGISTRY, style
+from ideal_diffusion.figures import notebook_style, show
 from ideal_diffusion.geometry import exact_endpoints, sample_quality
 
 FAST = os.environ.get("IDEAL_DIFFUSION_FAST") == "1"  # CI: small students, no slide figures
 
 # %matplotlib inline
 # %config InlineBackend.figure_format = 'png'
-DPI = 80  # inline images: keeps the notebook under 1 MiB
-style()  # the slide style of figures/
-plt.rcParams.update({"figure.dpi": DPI, "savefig.dpi": DPI, "figure.facecolor": "white"})
+notebook_style()  # the slide style of figures/, at 80 dpi inline (keeps the notebook < 1 MiB)
 
 STEPS = 150 if FAST else E.CONFIG["steps"]  # training steps of every ring student below
 E.CONFIG["steps"] = STEPS  # every exp_cd runner below trains its students with this budget
@@ -56,15 +53,6 @@ data, den, grid = E.setting()  # ring(8), its ideal denoiser, the ascending 18-l
 SOLVER = E.CONFIG["solver"]  # Heun
 N = grid.size
 
-
-def show(name):
-    """Show the registered slide figure `name`: the same picture as figures/<name>.png."""
-    if FAST:
-        print(f"(FAST: figure {name!r} skipped; it is figures/{name}.png)")
-        return
-    fig = REGISTRY[name].make()
-    fig.set_dpi(DPI)
-    plt.show()
 
 
 print(f"FAST = {FAST}; ring students: {STEPS} training steps")
