@@ -94,6 +94,16 @@ class _Param:
         return f"{type(self).__name__}({args})"
 
 
+class _BoundaryParam(_Param):
+    """Common part of the parameterisations with a boundary condition f(x, b) = x."""
+
+    has_boundary = True
+
+    def __init__(self, boundary=0.002, sigma_data=0.5):
+        super().__init__(sigma_data)
+        self.boundary = float(_check_boundary(boundary))
+
+
 class EDMPrecond(_Param):
     """EDM denoiser preconditioning (Karras et al. 2022), for D(x, sigma) ~ E[x0 | x].
 
@@ -110,7 +120,7 @@ class EDMPrecond(_Param):
         return sd2 / r, sigma * self.sigma_data / np.sqrt(r), 1.0 / np.sqrt(r)
 
 
-class ConsistencyParam(_Param):
+class ConsistencyParam(_BoundaryParam):
     """Consistency-model boundary parameterisation (Song et al. 2023) relative to boundary b.
 
     ``c_skip = sd^2 / ((sigma - b)^2 + sd^2)``,
@@ -125,12 +135,6 @@ class ConsistencyParam(_Param):
     sigma_data : float, > 0
     """
 
-    has_boundary = True
-
-    def __init__(self, boundary=0.002, sigma_data=0.5):
-        super().__init__(sigma_data)
-        self.boundary = float(_check_boundary(boundary))
-
     def coefficients(self, sigma, boundary=None):
         b = self.resolve_boundary(sigma, boundary)
         sd = self.sigma_data
@@ -139,7 +143,7 @@ class ConsistencyParam(_Param):
         return sd * sd / (ds * ds + sd * sd), ds * sd / r, 1.0 / r
 
 
-class JumpParam(_Param):
+class JumpParam(_BoundaryParam):
     """The jump ("one Euler/DDIM step to the boundary") form.
 
     ``f = (b / sigma) x + (1 - b / sigma) F(c_in x, sigma)``: c_skip = b / sigma,
@@ -152,12 +156,6 @@ class JumpParam(_Param):
     sigma_data : float, > 0
         Used only for ``c_in``.
     """
-
-    has_boundary = True
-
-    def __init__(self, boundary=0.002, sigma_data=0.5):
-        super().__init__(sigma_data)
-        self.boundary = float(_check_boundary(boundary))
 
     def coefficients(self, sigma, boundary=None):
         b = self.resolve_boundary(sigma, boundary)
