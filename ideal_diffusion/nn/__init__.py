@@ -19,11 +19,11 @@ from .mlp import MLP
 from .optim import EMA, Adam, lr_schedule
 from .param import ConsistencyParam, EDMPrecond, JumpEDMParam, JumpParam, Model, PlainParam
 from .threads import blas_threads
-from .train import fit
+from .train import TrainConfig, fit
 
 __all__ = [
     "Linear", "SiLU", "ReLU", "SigmaEmbedding", "MLP",
     "EDMPrecond", "ConsistencyParam", "JumpParam", "JumpEDMParam", "PlainParam", "Model",
-    "Adam", "lr_schedule", "EMA", "fit",
+    "Adam", "lr_schedule", "EMA", "fit", "TrainConfig",
     "save_checkpoint", "load_checkpoint", "gradcheck", "blas_threads",
 ]

@@ -1,74 +1,223 @@
-"""Training-loop helper: run a step function, show the loss, stop on a non-finite loss."""
+"""The one training loop: a :class:`TrainConfig`, a step function, and :func:`fit`.
+
+Every student of the toolkit (the denoiser student, KD, CD, multi-boundary CD, and the later
+ones) is trained by a step function ``step(i) -> loss`` run by :func:`fit`, which
+
+* holds BLAS to one thread (:func:`~ideal_diffusion.nn.threads.blas_threads`): the networks
+  are tiny, and the result is then bit-identical whatever the environment's thread variables;
+* shows a tqdm bar in interactive use, and none under CI or pytest;
+* keeps the loss history;
+* stops with :class:`FloatingPointError`, naming the step, the loss and the cause, when the loss
+  is not finite, when it grows far beyond its running minimum, or when the parameters blow past
+  a bound (a diverging run never "finishes").
+"""
 from __future__ import annotations
 
 import math
+import os
 import sys
+from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["fit"]
+from .threads import blas_threads
+
+__all__ = ["TrainConfig", "fit"]
 
 
-def _interactive() -> bool:
+def _int(value, name, lo):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo:
+        raise ValueError(f"{name} must be an integer >= {lo}, got {value!r}")
+    return int(value)
+
+
+def _real(value, name, lo, hi, lo_open=False):
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a real number, got {value!r}") from None
+    ok = math.isfinite(v) and (v > lo if lo_open else v >= lo) and v <= hi
+    if not ok:
+        rng = f"({lo}, {hi}]" if lo_open else f"[{lo}, {hi}]"
+        raise ValueError(f"{name} must be finite and in {rng}, got {value!r}")
+    return v
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every knob of one training run (frozen: hashable, usable as a cache key).
+
+    Attributes
+    ----------
+    steps : int >= 1
+        Optimiser steps.
+    batch : int >= 1
+        Samples per step.
+    lr : float > 0
+        Peak learning rate (linear warm-up, then cosine decay to 0).
+    warmup : int >= 0
+        Warm-up steps; clamped to ``steps`` (``effective_warmup``).
+    ema : float in [0, 1]
+        EMA decay of the averaged parameters: for CD the target network phi^- (0: a
+        stop-gradient copy), for regression students the weights used at evaluation (0: none).
+    weight_decay : float >= 0
+        Decoupled (AdamW) weight decay.
+    clip_norm : float > 0 or None
+        Global gradient-norm clipping.
+    seed : int >= 0
+        The one seed of the initial weights and of every batch.
+    progress : bool or None
+        tqdm bar; None means: only in interactive use (stderr is a terminal, and neither
+        ``CI`` nor ``PYTEST_CURRENT_TEST`` is set).
+    max_param_rms : float > 0
+        Divergence bound on the root-mean-square parameter (a fresh network has about 0.1).
+    loss_growth : float > 1
+        Divergence bound: the smoothed loss may not exceed this multiple of its running minimum.
+    """
+
+    steps: int = 2000
+    batch: int = 256
+    lr: float = 3e-3
+    warmup: int = 100
+    ema: float = 0.0
+    weight_decay: float = 0.0
+    clip_norm: float | None = 1.0
+    seed: int = 0
+    progress: bool | None = None
+    max_param_rms: float = 100.0
+    loss_growth: float = 1e4
+
+    def __post_init__(self):
+        _int(self.steps, "steps", 1)
+        _int(self.batch, "batch", 1)
+        _real(self.lr, "lr", 0.0, math.inf, lo_open=True)
+        _int(self.warmup, "warmup", 0)
+        _real(self.ema, "ema", 0.0, 1.0)
+        _real(self.weight_decay, "weight_decay", 0.0, math.inf)
+        if self.clip_norm is not None:
+            _real(self.clip_norm, "clip_norm", 0.0, math.inf, lo_open=True)
+        _int(self.seed, "seed", 0)
+        if self.progress not in (None, True, False):
+            raise ValueError(f"progress must be None, True or False, got {self.progress!r}")
+        _real(self.max_param_rms, "max_param_rms", 0.0, math.inf, lo_open=True)
+        _real(self.loss_growth, "loss_growth", 1.0, math.inf, lo_open=True)
+
+    @property
+    def effective_warmup(self) -> int:
+        """``warmup`` clamped to ``steps``."""
+        return min(self.warmup, self.steps)
+
+    def lr_at(self, step: int) -> float:
+        """The learning rate of ``step``: linear warm-up, then cosine decay to 0."""
+        from .optim import lr_schedule
+
+        return lr_schedule(step, self.lr, self.effective_warmup, self.steps)
+
+    def replace(self, **changes) -> TrainConfig:
+        """A copy with some fields changed (``dataclasses.replace``)."""
+        from dataclasses import replace
+
+        return replace(self, **changes)
+
+
+def interactive() -> bool:
+    """True when a progress bar helps: stderr is a terminal and we are not under CI or pytest."""
+    if os.environ.get("CI") or os.environ.get("PYTEST_CURRENT_TEST"):
+        return False
     try:
         return sys.stderr.isatty()
     except (AttributeError, ValueError):
         return False
 
 
-def fit(step_fn, n_steps, progress=None, desc="", postfix_every=10) -> np.ndarray:
-    """Call ``step_fn(step)`` for ``step = 0 .. n_steps - 1`` and collect the losses.
+def _diverged(desc, step, loss, cause):
+    where = f"{desc}: " if desc else ""
+    return FloatingPointError(
+        f"{where}training diverged at step {step} (loss {loss:.6g}): {cause}; "
+        "lower the learning rate")
+
+
+def fit(step_fn, steps, progress=None, desc: str = "", params=None,
+        max_param_rms: float = 100.0, loss_growth: float = 1e4, postfix_every: int = 10,
+        threads: int | None = 1) -> np.ndarray:
+    """Call ``step_fn(step)`` for ``step = 0 .. steps - 1`` and collect the losses.
 
     Parameters
     ----------
     step_fn : callable
         ``step_fn(step) -> float``: one optimisation step (draw a seeded batch, forward,
         backward, optimiser update) returning the batch loss.
-    n_steps : int, >= 0
+    steps : int >= 0, or a :class:`TrainConfig`
+        Number of steps; a TrainConfig also supplies ``progress``, ``max_param_rms`` and
+        ``loss_growth``.
     progress : bool or None
-        Show a tqdm bar with the running loss. None (default) means: only when stderr is an
-        interactive terminal.
+        tqdm bar (None: :func:`interactive`).
     desc : str
-        Bar label.
-    postfix_every : int
-        Update the loss shown on the bar every this many steps.
+        Bar label and prefix of error messages.
+    params : (P,) array, optional
+        The parameter vector, checked against ``max_param_rms`` after every step.
+    max_param_rms : float
+        Divergence bound on sqrt(mean(params^2)).
+    loss_growth : float
+        Divergence bound: after 20 steps, the loss smoothed over ~10 steps may not exceed
+        ``loss_growth`` times its running minimum.
+    threads : int or None
+        BLAS threads inside the loop (default 1; None leaves them unchanged).
 
     Returns
     -------
-    history : (n_steps,) float64 array
+    history : (steps,) float64 array
         The loss of every step.
 
     Raises
     ------
     FloatingPointError
-        When a loss is NaN or infinite; the message names the step and the last finite loss.
+        When the loss is not finite, grows past ``loss_growth`` times its running minimum, or
+        the parameters' RMS passes ``max_param_rms``; the message names the step, the loss, the
+        cause (and the last finite loss).
     """
-    if isinstance(n_steps, bool) or int(n_steps) != n_steps or n_steps < 0:
-        raise ValueError(f"n_steps must be an integer >= 0, got {n_steps!r}")
-    n_steps = int(n_steps)
-    show = _interactive() if progress is None else bool(progress)
-    history = np.empty(n_steps, dtype=np.float64)
+    if isinstance(steps, TrainConfig):
+        cfg = steps
+        steps = cfg.steps
+        progress = cfg.progress if progress is None else progress
+        max_param_rms, loss_growth = cfg.max_param_rms, cfg.loss_growth
+    steps = _int(steps, "steps", 0)
+    show = interactive() if progress is None else bool(progress)
+    history = np.empty(steps, dtype=np.float64)
     bar = None
     if show:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=n_steps, desc=desc, leave=False, dynamic_ncols=True)
-    last_ok = (None, math.nan)
+        bar = tqdm(total=steps, desc=desc, leave=False, dynamic_ncols=True)
+    last_ok = None
+    smooth, best = None, math.inf
     try:
-        for step in range(n_steps):
-            loss = float(step_fn(step))
-            if not math.isfinite(loss):
-                prev = ("no finite loss before it" if last_ok[0] is None
-                        else f"last finite loss {last_ok[1]:.6g} at step {last_ok[0]}")
-                raise FloatingPointError(
-                    f"{desc + ': ' if desc else ''}loss became non-finite ({loss}) at step {step} "
-                    f"({prev}); lower the learning rate or enable clip_norm")
-            history[step] = loss
-            last_ok = (step, loss)
-            if bar is not None:
-                if step % postfix_every == 0 or step == n_steps - 1:
-                    bar.set_postfix_str(f"loss={loss:.4g}", refresh=False)
-                bar.update(1)
+        with blas_threads(threads):
+            for step in range(steps):
+                loss = float(step_fn(step))
+                if not math.isfinite(loss):
+                    prev = ("no finite loss before it" if last_ok is None
+                            else f"last finite loss {last_ok[1]:.6g} at step {last_ok[0]}")
+                    raise _diverged(desc, step, loss, f"the loss is not finite ({prev})")
+                history[step] = loss
+                last_ok = (step, loss)
+                smooth = loss if smooth is None else 0.9 * smooth + 0.1 * loss
+                if step >= 20:
+                    if smooth > loss_growth * best:
+                        raise _diverged(desc, step, loss,
+                                        f"the smoothed loss {smooth:.6g} grew past {loss_growth:g}"
+                                        f" x its running minimum {best:.6g}")
+                    best = min(best, smooth)
+                if params is not None:
+                    rms = math.sqrt(float(np.dot(params, params)) / params.size)
+                    if not rms <= max_param_rms:
+                        raise _diverged(desc, step, loss,
+                                        f"the parameters' RMS {rms:.6g} passed the bound "
+                                        f"{max_param_rms:g}")
+                if bar is not None:
+                    if step % postfix_every == 0 or step == steps - 1:
+                        bar.set_postfix_str(f"loss={loss:.4g}", refresh=False)
+                    bar.update(1)
     finally:
         if bar is not None:
             bar.close()
