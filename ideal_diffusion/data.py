@@ -8,8 +8,10 @@
 Noising is variance exploding (VE), as in the lecture and EDM: x = x0 + sigma * eps,
 eps ~ N(0, I).
 
-Builders: :func:`two_points`, :func:`ring`, :func:`grid`, :func:`line_points` and
-:func:`glyphs` (small grey images of characters rendered from matplotlib's bundled font).
+Builders: :func:`two_points`, :func:`ring`, :func:`grid`, :func:`line_points`,
+:func:`clusters` (an asymmetric 2-D set of 20 points for the distillation measurements),
+:func:`digits` (scikit-learn's bundled 8x8 handwritten digits, d = 64) and :func:`glyphs`
+(small grey images of characters rendered from matplotlib's bundled font; needs no extra).
 """
 from __future__ import annotations
 
@@ -24,20 +26,54 @@ __all__ = [
     "ring",
     "grid",
     "line_points",
+    "clusters",
+    "digits",
     "glyphs",
     "as_rng",
 ]
 
 
+_NOISY_SIGMA_MAX = 1e300  # sigma * eps must stay finite: |eps| < 1e8 always holds
+
+
 def _check_weights(weights, n: int) -> np.ndarray:
     if weights is None:
         return np.full(n, 1.0 / n)
-    w = np.asarray(weights, dtype=np.float64)
+    w = _real_array(weights, "weights")
     if w.shape != (n,):
         raise ValueError(f"weights must have shape ({n},), got {w.shape}")
-    if not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
+    if not np.all(np.isfinite(w)) or np.any(w < 0) or not w.max() > 0:
         raise ValueError("weights must be finite, >= 0, with a positive sum")
+    w = w / w.max()  # first into (0, 1]: a sum of huge weights (1e308 each) cannot overflow
     return w / w.sum()
+
+
+def _real_array(a, name: str) -> np.ndarray:
+    """``a`` as a float64 array, refusing None, strings, objects and complex numbers."""
+    if a is None:
+        raise TypeError(f"{name} must be a real array, got None")
+    arr = np.asarray(a)
+    if arr.dtype.kind not in "fiub":
+        raise TypeError(f"{name} must be a real (float or integer) array, got dtype {arr.dtype}")
+    return arr.astype(np.float64)
+
+
+def _check_int(v, name: str, lo: int, hi: int | None = None) -> int:
+    ok = isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+    if not ok or v < lo or (hi is not None and v > hi):
+        rng = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
+        raise ValueError(f"{name} must be an integer {rng}, got {v!r}")
+    return int(v)
+
+
+def _check_pos(v, name: str) -> float:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a real number > 0, got {v!r}") from None
+    if not (np.isfinite(f) and f > 0):
+        raise ValueError(f"{name} must be a finite number > 0, got {v!r}")
+    return f
 
 
 class _Mixture:
@@ -70,7 +106,7 @@ class _Mixture:
         n : int
             Number of samples.
         sigma : float or (n,) array
-            Noise level(s), finite and >= 0.
+            Noise level(s) in [0, 1e300] (larger ones would overflow x).
         rng : numpy.random.Generator or int
 
         Returns
@@ -79,17 +115,28 @@ class _Mixture:
             The noisy samples.
         x0 : (n, d) array
             The clean samples they were made from.
+
+        Raises
+        ------
+        ValueError
+            On a bad ``n``, a sigma outside [0, 1e300] or of the wrong shape, or samples
+            that overflow the float64 range (data near 1e308).
         """
         rng = as_rng(rng)
         n = _check_n(n)
-        s = np.asarray(sigma, dtype=np.float64)
+        s = _real_array(sigma, "sigma")
         if s.ndim == 1 and s.shape != (n,) or s.ndim > 1:
             raise ValueError(f"sigma must be a scalar or have shape ({n},), got {s.shape}")
-        if not np.all(np.isfinite(s)) or np.any(s < 0):
-            raise ValueError("sigma must be finite and >= 0")
+        if not np.all(np.isfinite(s)) or np.any(s < 0) or np.any(s > _NOISY_SIGMA_MAX):
+            raise ValueError(f"sigma must be in [0, {_NOISY_SIGMA_MAX:g}], got {sigma!r}")
         x0 = self.sample(n, rng)
         eps = rng.standard_normal(x0.shape)
-        return x0 + (s[:, None] if s.ndim == 1 else s) * eps, x0
+        with np.errstate(over="ignore", invalid="ignore"):
+            x = x0 + (s[:, None] if s.ndim == 1 else s) * eps
+        if not np.all(np.isfinite(x)):
+            raise ValueError("sigma is too large for this data: x0 + sigma * eps overflows "
+                             "float64; use sigma <= 1e300 and data well below 1e308")
+        return x, x0
 
 
 def _check_n(n) -> int:
@@ -121,7 +168,7 @@ class DeltaMixture(_Mixture):
     """
 
     def __init__(self, points, weights=None):
-        p = np.array(points, dtype=np.float64)
+        p = _real_array(points, "points").copy()
         if p.ndim == 1:
             p = p[:, None]
         if p.ndim != 2 or p.shape[0] < 1 or p.shape[1] < 1:
@@ -157,33 +204,51 @@ class GaussianMixture(_Mixture):
     Parameters
     ----------
     means : (K, d) array_like
-    covs : (K, d, d) array_like, (K, d) array_like (diagonals), or a scalar variance
-        Symmetric positive semi-definite; zero covariance gives a delta mixture.
+        A 1-D array is one component (K = 1).
+    covs : scalar, (d, d), (K, d, d) or (K, d) array_like
+        Symmetric positive semi-definite; zero covariance gives a delta mixture. The shape
+        decides the meaning, with no guessing:
+
+        * scalar -- one isotropic variance shared by all components, Sigma_k = c I;
+        * (d, d) -- **one full covariance shared** by all components (always, whatever K);
+        * (K, d, d) -- a full covariance per component;
+        * (K, d) with K != d -- a diagonal per component. When K == d a (d, d) array is
+          the shared covariance, so per-component diagonals must then be passed as
+          (K, d, d) (e.g. ``np.einsum("ki,ij->kij", diags, np.eye(d))``).
+
+        Any other shape (a 1-D array included: per-component or shared variances would be
+        ambiguous) raises ValueError.
     weights : (K,) array_like, optional
+        Non-negative, positive sum; normalised here.
 
     Raises
     ------
     ValueError
         On bad shapes, non-finite values, or a covariance that is not symmetric PSD.
+    TypeError
+        On a non-numeric ``means`` or ``covs``.
     """
 
     def __init__(self, means, covs, weights=None):
-        mu = np.array(means, dtype=np.float64)
+        mu = _real_array(means, "means").copy()
         if mu.ndim == 1:
             mu = mu[None, :]
         if mu.ndim != 2 or mu.shape[0] < 1 or not np.all(np.isfinite(mu)):
             raise ValueError(f"means must be a finite (K, d) array, got shape {mu.shape}")
         K, d = mu.shape
-        c = np.array(covs, dtype=np.float64)
+        c = _real_array(covs, "covs")
+        if not np.all(np.isfinite(c)):
+            raise ValueError("covs must be finite")
         if c.ndim == 0:
             c = np.broadcast_to(c * np.eye(d), (K, d, d)).copy()
-        elif c.shape == (K, d):
+        elif c.shape == (d, d):  # shared full covariance, even when K == d
+            c = np.broadcast_to(c, (K, d, d)).copy()
+        elif c.shape == (K, d):  # K != d here: per-component diagonals
             c = np.einsum("ki,ij->kij", c, np.eye(d))
-        elif c.shape == (d, d) and K == 1:
-            c = c[None]
-        if c.shape != (K, d, d) or not np.all(np.isfinite(c)):
+        if c.shape != (K, d, d):
             raise ValueError(
-                f"covs must be finite with shape ({K}, {d}, {d}), ({K}, {d}) or scalar"
+                f"covs must be a scalar, ({d}, {d}) shared, ({K}, {d}, {d}) full or "
+                f"({K}, {d}) diagonals (K != d), got shape {np.shape(covs)}"
             )
         if not np.allclose(c, np.swapaxes(c, 1, 2), rtol=1e-12, atol=1e-12 * (1 + np.abs(c).max())):
             raise ValueError("covs must be symmetric")
@@ -227,33 +292,129 @@ def two_points(distance: float = 2.0, d: int = 2, weights=None) -> DeltaMixture:
     ValueError
         If ``distance`` <= 0 or ``d`` < 1.
     """
-    if not distance > 0 or d < 1:
-        raise ValueError("distance must be > 0 and d >= 1")
+    distance = _check_pos(distance, "distance")
+    d = _check_int(d, "d", 1)
     p = np.zeros((2, d))
     p[0, 0], p[1, 0] = -distance / 2, distance / 2
     return DeltaMixture(p, weights)
 
 
 def ring(n: int = 8, radius: float = 1.0) -> DeltaMixture:
-    """``n`` equally weighted points on a circle of ``radius`` in 2-D (first point on +x)."""
-    if n < 1 or not radius > 0:
-        raise ValueError("n must be >= 1 and radius > 0")
+    """``n`` equally weighted points on a circle of ``radius`` in 2-D (first point on +x).
+
+    Raises
+    ------
+    ValueError
+        If ``n`` is not an integer >= 1 or ``radius`` is not a finite number > 0.
+    """
+    n = _check_int(n, "n", 1)
+    radius = _check_pos(radius, "radius")
     a = 2 * np.pi * np.arange(n) / n
     return DeltaMixture(radius * np.stack([np.cos(a), np.sin(a)], axis=1))
 
 
 def grid(k: int = 3, spacing: float = 1.0) -> DeltaMixture:
-    """A k x k square grid of points in 2-D, centred on the origin."""
-    if k < 1 or not spacing > 0:
-        raise ValueError("k must be >= 1 and spacing > 0")
+    """A k x k square grid of points in 2-D, centred on the origin.
+
+    Raises
+    ------
+    ValueError
+        If ``k`` is not an integer >= 1 or ``spacing`` is not a finite number > 0.
+    """
+    k = _check_int(k, "k", 1)
+    spacing = _check_pos(spacing, "spacing")
     c = spacing * (np.arange(k) - (k - 1) / 2)
     xx, yy = np.meshgrid(c, c, indexing="xy")
     return DeltaMixture(np.stack([xx.ravel(), yy.ravel()], axis=1))
 
 
 def line_points(points=(-2.0, -0.5, 1.0, 2.5), weights=None) -> DeltaMixture:
-    """A few points on the real line (d = 1); default four unequally spaced points."""
-    return DeltaMixture(np.asarray(points, dtype=np.float64)[:, None], weights)
+    """A few points on the real line (d = 1); default four unequally spaced points.
+
+    Parameters
+    ----------
+    points : (N,) array_like
+    weights : (N,) array_like, optional
+    """
+    p = _real_array(points, "points")
+    if p.ndim != 1:
+        raise ValueError(f"points must be a 1-D array of N values, got shape {p.shape}")
+    return DeltaMixture(p[:, None], weights)
+
+
+# (centre, std, number of points, total weight) of each cluster of :func:`clusters`
+_CLUSTERS = (((-1.0, 0.6), 0.12, 10, 0.5),
+             ((0.9, 0.5), 0.35, 6, 0.3),
+             ((0.3, -1.1), 0.05, 3, 0.15),
+             ((1.5, -0.8), 0.0, 1, 0.05))
+
+
+def clusters(seed: int = 0) -> DeltaMixture:
+    """An asymmetric 2-D data set of 20 points, for the distillation measurements.
+
+    * cluster A: 10 points around (-1.0, 0.6), std 0.12, total weight 0.5;
+    * cluster B: 6 points around (0.9, 0.5), std 0.35, total weight 0.3;
+    * cluster C: 3 points around (0.3, -1.1), std 0.05, total weight 0.15;
+    * one isolated point at (1.5, -0.8), weight 0.05.
+
+    Weights are equal within a cluster. Positions are drawn once, cluster by cluster in
+    that order, as centre + std * ``np.random.default_rng(seed).standard_normal((n, 2))``,
+    so the same seed gives the same bits.
+
+    Parameters
+    ----------
+    seed : int
+        Seed of the position draw, >= 0.
+
+    Returns
+    -------
+    DeltaMixture with points (20, 2): rows 0-9 cluster A, 10-15 B, 16-18 C, 19 isolated.
+    """
+    seed = _check_int(seed, "seed", 0)
+    rng = np.random.default_rng(seed)
+    pts, w = [], []
+    for centre, std, n, total in _CLUSTERS:
+        z = rng.standard_normal((n, 2)) if std > 0 else np.zeros((n, 2))
+        pts.append(np.asarray(centre) + std * z)
+        w.append(np.full(n, total / n))
+    return DeltaMixture(np.concatenate(pts), np.concatenate(w))
+
+
+_DIGITS_N = 1797
+
+
+def digits(n: int | None = None) -> DeltaMixture:
+    """scikit-learn's bundled handwritten digits (8x8 images, d = 64), equal weights.
+
+    ``sklearn.datasets.load_digits`` ships inside the scikit-learn wheel (no download). Its
+    pixels 0..16 are scaled to [-1, 1] by x / 8 - 1 (-1 background, +1 ink), as image
+    diffusion models see them. Without scikit-learn use :func:`glyphs`, which needs no extra.
+
+    Parameters
+    ----------
+    n : int, optional
+        Keep the first ``n`` images, 1..1797; all 1,797 when omitted.
+
+    Returns
+    -------
+    DeltaMixture with points of shape (n, 64), row-major 8x8 images.
+
+    Raises
+    ------
+    ImportError
+        If scikit-learn is not installed.
+    ValueError
+        If ``n`` is not an integer in [1, 1797].
+    """
+    if n is not None:
+        n = _check_int(n, "n", 1, _DIGITS_N)
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError:
+        raise ImportError("digits() needs scikit-learn: pip install -e '.[dev]' "
+                          "(or pip install scikit-learn)") from None
+    x = load_digits().data.astype(np.float64) / 8.0 - 1.0
+    return DeltaMixture(x if n is None else x[:n])
 
 
 def glyphs(chars: str = "0123456789", size: int = 16, supersample: int = 4) -> DeltaMixture:
@@ -281,12 +442,10 @@ def glyphs(chars: str = "0123456789", size: int = 16, supersample: int = 4) -> D
     from matplotlib.textpath import TextPath
     from matplotlib.transforms import Affine2D
 
-    if not chars or len(set(chars)) != len(chars):
+    if not isinstance(chars, str) or not chars or len(set(chars)) != len(chars):
         raise ValueError("chars must be a non-empty string of distinct characters")
-    if not 8 <= size <= 64:
-        raise ValueError(f"size must be in [8, 64], got {size}")
-    if not 1 <= supersample <= 8:
-        raise ValueError(f"supersample must be in [1, 8], got {supersample}")
+    size = _check_int(size, "size", 8, 64)
+    supersample = _check_int(supersample, "supersample", 1, 8)
     font = FontProperties(family="DejaVu Sans", weight="bold")
     m = size * supersample
     # sub-pixel centres in [0, 1]^2, image row 0 at the top
