@@ -81,7 +81,7 @@ class Linear:
         self._z = None
         self._gh = None
 
-    def forward(self, h, out=None):
+    def forward(self, h, out=None, params=None, cache=True):
         """``z = h @ W + b``; caches ``h`` (by reference) for the weight gradient.
 
         Parameters
@@ -89,18 +89,28 @@ class Linear:
         h : (B, n_in) array
         out : (B, n_out) array, optional
             Destination; the layer's own buffer when omitted (``"new"`` for a fresh array).
+        params : (W, b) arrays, optional
+            Weights to use instead of the layer's own (same shapes; inference with another
+            parameter vector, e.g. an EMA copy).
+        cache : bool
+            Keep ``h`` for :meth:`backward` (training). False: nothing is kept and the result
+            is a fresh array (inference; the layer's buffers are untouched).
 
         Returns
         -------
         z : (B, n_out) array
         """
-        self._h = h
-        if out is None:
-            out = self._z = _buffer(self._z, (h.shape[0], self.n_out), self.W.dtype)
-        elif isinstance(out, str):
+        W, b = (self.W, self.b) if params is None else params
+        if not cache:
             out = None
-        z = np.matmul(h, self.W, out=out)
-        z += self.b
+        else:
+            self._h = h
+            if out is None:
+                out = self._z = _buffer(self._z, (h.shape[0], self.n_out), W.dtype)
+            elif isinstance(out, str):
+                out = None
+        z = np.matmul(h, W, out=out)
+        z += b
         return z
 
     def backward(self, g, need_input_grad=True, rows=None):
@@ -142,25 +152,32 @@ class SiLU:
     def __init__(self):
         self._s = self._a = self._t = None
 
-    @staticmethod
-    def apply(z):
-        """In-place SiLU of ``z`` without caching (inference); returns ``z``."""
-        s = np.negative(z)
-        with np.errstate(over="ignore"):
-            np.exp(s, out=s)
-        s += 1.0
-        z /= s
-        return z
+    def forward(self, z, cache=True):
+        """Return ``a = silu(z)``; caches ``s`` and ``a`` for :meth:`backward`.
 
-    def forward(self, z):
-        """Return ``a = silu(z)`` (a layer buffer, shape of ``z``); caches ``s`` and ``a``."""
-        self._s = s = _buffer(self._s, z.shape, z.dtype)
-        self._a = a = _buffer(self._a, z.shape, z.dtype)
+        Parameters
+        ----------
+        z : (B, n) array
+        cache : bool
+            True (training): ``a`` is a layer buffer and ``s``, ``a`` are kept. False
+            (inference): ``z`` is overwritten by ``a`` and returned, nothing is kept. Both
+            compute ``a = z * (1 / (1 + exp(-z)))`` with the same operations: the same bits.
+
+        Returns
+        -------
+        a : (B, n) array
+        """
+        s = _buffer(self._s, z.shape, z.dtype) if cache else np.empty_like(z)
         np.negative(z, out=s)
         with np.errstate(over="ignore"):
             np.exp(s, out=s)
         s += 1.0
         np.reciprocal(s, out=s)
+        if not cache:
+            z *= s
+            return z
+        self._s = s
+        self._a = a = _buffer(self._a, z.shape, z.dtype)
         np.multiply(z, s, out=a)
         return a
 
@@ -183,13 +200,13 @@ class ReLU:
     def __init__(self):
         self._a = self._mask = None
 
-    @staticmethod
-    def apply(z):
-        """In-place ReLU of ``z`` without caching (inference); returns ``z``."""
-        return np.maximum(z, 0, out=z)
+    def forward(self, z, cache=True):
+        """Return ``a = relu(z)``; caches the mask ``z > 0`` for :meth:`backward`.
 
-    def forward(self, z):
-        """Return ``a = relu(z)`` (a layer buffer); caches the mask ``z > 0``."""
+        ``cache=False`` (inference): ``z`` is overwritten by ``a`` and returned, nothing kept.
+        """
+        if not cache:
+            return np.maximum(z, 0, out=z)
         self._a = a = _buffer(self._a, z.shape, z.dtype)
         self._mask = m = _buffer(self._mask, z.shape, z.dtype)
         np.greater(z, 0, out=m)

@@ -16,6 +16,7 @@ import numpy as np
 
 from .._rng import as_rng
 from .layers import ACTIVATIONS, Linear, SigmaEmbedding, _buffer, check_sigma
+from .threads import blas_threads
 
 __all__ = ["MLP"]
 
@@ -87,8 +88,8 @@ class MLP:
         self.grads = self._views(self.grad)
 
         self.linears = []
-        for i in range(len(dims) - 1):
-            tag = f"layer{i}" if i < self.depth else "out"
+        self._tags = [f"layer{i}" for i in range(self.depth)] + ["out"]
+        for i, tag in enumerate(self._tags):
             self.linears.append(Linear(
                 dims[i], dims[i + 1], rng, init="he" if i < self.depth else "xavier",
                 dtype=self.dtype,
@@ -134,6 +135,26 @@ class MLP:
         return h0
 
     # ------------------------------------------------------------------ passes
+    def _forward(self, x_in, sigma, theta, cache):
+        """The one forward pass of training and inference.
+
+        ``cache=True``: the layers keep what their backward needs (layer buffers reused).
+        ``cache=False``: nothing is kept, the parameters may come from another flat vector
+        ``theta`` (same layout), and every intermediate is fresh. The operations, hence the
+        bits, are the same either way.
+        """
+        if theta is None:
+            layer_params = [None] * len(self.linears)
+        else:
+            p = self._views(self._check_theta(theta).astype(self.dtype, copy=False))
+            layer_params = [(p[f"{tag}.W"], p[f"{tag}.b"]) for tag in self._tags]
+        h = self._input(x_in, sigma, self._h0 if cache else None)
+        if cache:
+            self._h0 = h
+        for lin, act, lp in zip(self.linears, self.acts, layer_params):
+            h = act.forward(lin.forward(h, params=lp, cache=cache), cache=cache)
+        return self.linears[-1].forward(h, out="new", params=layer_params[-1], cache=cache)
+
     def forward(self, x_in, sigma):
         """Training forward pass; caches activations for :meth:`backward`.
 
@@ -146,10 +167,7 @@ class MLP:
         -------
         y : (B, out_dim) array (fresh, in ``dtype``)
         """
-        self._h0 = h = self._input(x_in, sigma, self._h0)
-        for lin, act in zip(self.linears[:-1], self.acts):
-            h = act.forward(lin.forward(h))
-        return self.linears[-1].forward(h, out="new")
+        return self._forward(x_in, sigma, None, cache=True)
 
     def backward(self, g_y, need_input_grad=True):
         """Backpropagate d loss / d y through the last :meth:`forward`.
@@ -180,7 +198,11 @@ class MLP:
         return self.linears[0].backward(g, need_input_grad, rows=slice(0, self.in_dim))
 
     def __call__(self, x_in, sigma, theta=None):
-        """Inference forward pass: no cache, optionally with another parameter vector.
+        """Inference: the forward pass without a cache, optionally with another parameter vector.
+
+        Runs under one BLAS thread (:func:`~.threads.blas_threads`), so the result is the same
+        bits whatever the environment's thread variables, and equal bit for bit to
+        :meth:`forward` on the same input.
 
         Parameters
         ----------
@@ -193,16 +215,8 @@ class MLP:
         -------
         y : (B, out_dim) array (fresh)
         """
-        p = self._views(self._check_theta(theta).astype(self.dtype, copy=False))
-        h = self._input(x_in, sigma)
-        apply = ACTIVATIONS[self.activation].apply
-        for i in range(self.depth):
-            h = h @ p[f"layer{i}.W"]
-            h += p[f"layer{i}.b"]
-            apply(h)
-        y = h @ p["out.W"]
-        y += p["out.b"]
-        return y
+        with blas_threads(1):
+            return self._forward(x_in, sigma, theta, cache=False)
 
     predict = __call__
 

@@ -28,7 +28,7 @@ class Adam:
     ----------
     theta : int or (P,) array
         Number of parameters P, or the parameter vector (only its size and dtype are used).
-    lr : float, > 0
+    lr : float, > 0 (finite)
     betas : (float, float), each in [0, 1)
     eps : float, > 0
     weight_decay : float, >= 0
@@ -57,18 +57,18 @@ class Adam:
         if size < 1:
             raise ValueError(f"theta size must be >= 1, got {size}")
         self.lr = _check_lr(lr)
-        b1, b2 = (float(b) for b in betas)
-        if not (0 <= b1 < 1 and 0 <= b2 < 1):
-            raise ValueError(f"betas must each lie in [0, 1), got {betas}")
-        if not eps > 0:
-            raise ValueError(f"eps must be > 0, got {eps}")
-        if not weight_decay >= 0:
-            raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
-        if clip_norm is not None and not clip_norm > 0:
-            raise ValueError(f"clip_norm must be None or > 0, got {clip_norm}")
-        self.betas, self.eps = (b1, b2), float(eps)
-        self.weight_decay = float(weight_decay)
-        self.clip_norm = None if clip_norm is None else float(clip_norm)
+        try:
+            b1, b2 = betas
+        except (TypeError, ValueError):
+            raise ValueError(f"betas must be a pair of numbers in [0, 1), got {betas!r}") from None
+        b1 = _check_real(b1, "betas[0]", lambda v: 0 <= v < 1, "[0, 1)")
+        b2 = _check_real(b2, "betas[1]", lambda v: 0 <= v < 1, "[0, 1)")
+        self.eps = _check_real(eps, "eps", lambda v: v > 0, "(0, inf)")
+        self.betas = (b1, b2)
+        self.weight_decay = _check_real(weight_decay, "weight_decay", lambda v: v >= 0,
+                                        "[0, inf)")
+        self.clip_norm = None if clip_norm is None else _check_real(
+            clip_norm, "clip_norm", lambda v: v > 0, "(0, inf) or None")
         dt = np.dtype(dt if dtype is None else dtype)
         self.m = np.zeros(size, dt)
         self.v = np.zeros(size, dt)
@@ -86,22 +86,36 @@ class Adam:
         grad : (P,) array
             d loss / d theta (not modified).
         lr : float, optional
-            Learning rate for this step (e.g. from :func:`lr_schedule`); default ``self.lr``.
+            Learning rate for this step (e.g. from :func:`lr_schedule`), >= 0 (a schedule may
+            reach 0 at its end); default ``self.lr``.
 
         Returns
         -------
         theta : the same array
+
+        Raises
+        ------
+        FloatingPointError
+            If ``grad`` has a NaN or an infinite entry (``theta`` is then left unchanged).
         """
         if theta.shape != self.m.shape or grad.shape != self.m.shape:
             raise ValueError(f"theta and grad must have shape {self.m.shape}, "
                              f"got {theta.shape} and {grad.shape}")
-        lr = self.lr if lr is None else _check_lr(lr)
+        lr = self.lr if lr is None else _check_lr(lr, allow_zero=True)
+        sq = float(np.dot(grad, grad))
+        if not math.isfinite(sq):
+            bad = int(np.count_nonzero(~np.isfinite(grad)))
+            where = (f"{bad} non-finite entries" if bad
+                     else "finite entries whose squared norm overflows")
+            raise FloatingPointError(
+                f"Adam step {self.t + 1}: the gradient is not finite ({where}); theta is left "
+                "unchanged")
         b1, b2 = self.betas
         m, v, tmp = self.m, self.v, self._tmp
         self.t += 1
         scale = 1.0
         if self.clip_norm is not None:
-            norm = math.sqrt(float(np.dot(grad, grad)))
+            norm = math.sqrt(sq)
             self.last_grad_norm = norm
             if norm > self.clip_norm:
                 scale = self.clip_norm / norm
@@ -130,11 +144,27 @@ class Adam:
         return {"m": self.m.copy(), "v": self.v.copy(), "t": self.t}
 
 
-def _check_lr(lr):
-    lr = float(lr)
-    if not (np.isfinite(lr) and lr >= 0):
-        raise ValueError(f"lr must be finite and >= 0, got {lr}")
-    return lr
+def _check_lr(lr, allow_zero=False):
+    """``lr`` as a float: finite and > 0 (>= 0 for one scheduled step, when allow_zero)."""
+    try:
+        v = float(lr)
+    except (TypeError, ValueError):
+        raise ValueError(f"lr must be a real number, got {lr!r}") from None
+    ok = math.isfinite(v) and (v >= 0 if allow_zero else v > 0)
+    if not ok:
+        rng = "[0, inf)" if allow_zero else "(0, inf)"
+        raise ValueError(f"lr must be finite and in {rng}, got {lr!r}")
+    return v
+
+
+def _check_real(value, name, ok, allowed):
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a real number, got {value!r}") from None
+    if not (math.isfinite(v) and ok(v)):
+        raise ValueError(f"{name} must be finite and in {allowed}, got {value!r}")
+    return v
 
 
 def lr_schedule(step, base_lr, warmup, total, kind="cosine", min_lr=0.0) -> float:
@@ -189,20 +219,35 @@ class EMA:
     """
 
     def __init__(self, theta, mu):
-        mu = float(mu)
-        if not 0.0 <= mu <= 1.0:
-            raise ValueError(f"mu must lie in [0, 1], got {mu}")
+        mu = _check_real(mu, "mu", lambda v: 0.0 <= v <= 1.0, "[0, 1]")
         theta = np.asarray(theta)
         if theta.ndim != 1:
             raise ValueError(f"theta must be a flat 1-D vector, got shape {theta.shape}")
+        if not np.issubdtype(theta.dtype, np.floating):
+            raise ValueError(f"theta must be a floating-point vector, got dtype {theta.dtype}")
+        if not np.all(np.isfinite(theta)):
+            raise ValueError("theta must be finite (it has NaN or infinite entries)")
         self.mu = mu
         self.theta = theta.copy()
         self._tmp = np.empty_like(self.theta)
 
     def update(self, theta):
-        """Fold online parameters ``theta`` into the average (in place); return ``self.theta``."""
+        """Fold online parameters ``theta`` into the average (in place); return ``self.theta``.
+
+        Raises
+        ------
+        ValueError
+            If ``theta`` has the wrong shape.
+        FloatingPointError
+            If ``theta`` has a NaN or an infinite entry (the average is left unchanged).
+        """
+        theta = np.asarray(theta)
         if theta.shape != self.theta.shape:
             raise ValueError(f"theta must have shape {self.theta.shape}, got {theta.shape}")
+        if not math.isfinite(float(np.dot(theta, theta))) and not np.all(np.isfinite(theta)):
+            raise FloatingPointError(
+                "EMA.update: theta is not finite (NaN or infinite entries); the average is "
+                "left unchanged")
         self.theta *= self.mu
         np.multiply(theta, 1.0 - self.mu, out=self._tmp)
         self.theta += self._tmp

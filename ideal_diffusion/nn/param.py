@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from .layers import check_sigma
+from .threads import blas_threads
 
 __all__ = ["EDMPrecond", "ConsistencyParam", "JumpParam", "JumpEDMParam", "PlainParam", "Model",
            "PARAMETERISATIONS", "param_from_config"]
@@ -292,9 +293,13 @@ class Model:
         ----------
         theta : (P,) array, optional
             Alternative flat parameters (e.g. the EMA target network); ``net.theta`` is untouched.
+
+        Runs under one BLAS thread (:func:`~.threads.blas_threads`): the same bits whatever
+        the environment's thread variables.
         """
         x, s, c_skip, c_out, c_in = self._prepare(x, sigma, boundary)
-        return c_skip * x + c_out * self.net(c_in * x, s, theta=theta)
+        with blas_threads(1):
+            return c_skip * x + c_out * self.net(c_in * x, s, theta=theta)
 
     def copy(self) -> Model:
         """Independent deep copy (network parameters and parameterisation)."""

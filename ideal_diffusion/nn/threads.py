@@ -6,19 +6,42 @@ two OpenBLAS threads than with one. The threads also change the summation order 
 GEMM, so the same seed would give different bits under ``OPENBLAS_NUM_THREADS=1`` and ``=2``.
 The library therefore holds BLAS to one thread itself inside training loops and small-network
 calls (:func:`blas_threads`); the user sets nothing.
+
+Cost: ``threadpoolctl.threadpool_limits`` rescans the loaded libraries on every entry (a few
+hundred microseconds), too much around every network call. :func:`blas_threads` therefore
+keeps one ``ThreadpoolController`` (rebuilt when a new BLAS library is loaded, e.g. SciPy's
+after ``import scipy``) and does nothing at all when an enclosing :func:`blas_threads` already
+holds the limit, so a call inside a training loop costs a counter check.
 """
 from __future__ import annotations
 
+import sys
+import threading
 from contextlib import contextmanager
 
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 __all__ = ["blas_threads"]
+
+_state = threading.local()
+_cache: dict = {}
+
+
+def _controller() -> ThreadpoolController:
+    """A cached controller of the loaded BLAS libraries (rebuilt when new modules appeared)."""
+    key = len(sys.modules)
+    if _cache.get("key") != key:
+        _cache["controller"] = ThreadpoolController()
+        _cache["key"] = key
+    return _cache["controller"]
 
 
 @contextmanager
 def blas_threads(n: int | None = 1):
     """Run the ``with`` block with at most ``n`` BLAS threads (None: leave them unchanged).
+
+    Re-entrant and cheap when nested: inside an enclosing ``blas_threads(m)`` with ``m <= n``
+    nothing is changed.
 
     Parameters
     ----------
@@ -32,8 +55,13 @@ def blas_threads(n: int | None = 1):
     """
     if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
         raise ValueError(f"n must be None or an integer >= 1, got {n!r}")
-    if n is None:
+    held = getattr(_state, "limit", None)
+    if n is None or (held is not None and held <= n):
         yield
         return
-    with threadpool_limits(limits=n, user_api="blas"):
-        yield
+    with _controller().limit(limits=n, user_api="blas"):
+        _state.limit = n
+        try:
+            yield
+        finally:
+            _state.limit = held
