@@ -45,13 +45,39 @@ from scipy import sparse
 
 from .data import DeltaMixture, GaussianMixture
 
-__all__ = ["IdealDenoiser"]
+__all__ = ["IdealDenoiser", "reference_denoiser"]
 
 _CHUNK_ELEMS = 1 << 22  # (rows x N) block of at most 4M entries: 32 MB in float64
 _LOGIT_FLOOR = -700.0  # exp below ~-708 is denormal and 9x slower; those weights are 0 anyway
 _WINDOW = 50.0  # refined rows keep pairs with logit within 50 of the max: dropped < e^-50 each
 _LOGIT_TOL = 1e-12  # largest logit rounding error accepted from the GEMM (float64)
 _DENSE_ERR = 1e-8  # ... except in rows with many candidates, where up to this is accepted
+
+
+def reference_denoiser(points, weights, x, sigma) -> np.ndarray:
+    """The slide's formula, written plainly: the reference the fast path is tested against.
+
+    D(x, sigma) = sum_j softmax_j(log w_j - |x - x0^j|^2 / (2 sigma^2)) x0^j, by log-sum-exp
+    in float64 over a (B, N, d) broadcast (so only for small B * N * d).
+
+    Parameters
+    ----------
+    points : (N, d) array, the data points x0^j
+    weights : (N,) array, > 0 (normalised by the softmax)
+    x : (B, d) array
+    sigma : float or (B,) array, > 0
+
+    Returns
+    -------
+    D : (B, d) float64 array
+    """
+    y, x = np.asarray(points, dtype=np.float64), np.asarray(x, dtype=np.float64)
+    s = np.broadcast_to(np.asarray(sigma, dtype=np.float64), (x.shape[0],))[:, None]
+    dist2 = (((x[:, None, :] - y[None, :, :]) / s[:, :, None]) ** 2).sum(axis=2)  # (B, N)
+    logits = np.log(np.asarray(weights, dtype=np.float64))[None, :] - dist2 / 2
+    logits -= logits.max(axis=1, keepdims=True)  # log-sum-exp: the largest weight is e^0
+    p = np.exp(logits)
+    return (p / p.sum(axis=1, keepdims=True)) @ y
 
 
 def _as_queries(x, d: int) -> np.ndarray:

@@ -9,20 +9,38 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["karras_sigmas", "loguniform_sigmas", "uniform_sigmas"]
+__all__ = ["karras_sigmas", "loguniform_sigmas", "sampling_grid", "uniform_sigmas"]
 
 
-def _check(n, sigma_min, sigma_max):
+def _real(v, name: str) -> float:
+    """``v`` as a Python float, refusing None, strings, bools, arrays and complex numbers."""
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer,
+                                                               np.floating)):
+        raise TypeError(f"{name} must be a real number, got {v!r}")
+    v = float(v)
+    if not np.isfinite(v):
+        raise ValueError(f"{name} must be finite, got {v!r}")
+    return v
+
+
+def _check(n, sigma_min, sigma_max, name: str = "n"):
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"n must be an integer >= 1, got {n!r}")
-    if not (np.isfinite(sigma_min) and np.isfinite(sigma_max) and 0 < sigma_min <= sigma_max):
+        raise ValueError(f"{name} must be an integer >= 1, got {n!r}")
+    sigma_min, sigma_max = _real(sigma_min, "sigma_min"), _real(sigma_max, "sigma_max")
+    if not 0 < sigma_min <= sigma_max:
         raise ValueError(
             "need 0 < sigma_min <= sigma_max < inf, "
             f"got sigma_min={sigma_min}, sigma_max={sigma_max}"
         )
+    if n > 1 and sigma_min == sigma_max:
+        raise ValueError(f"sigma_min < sigma_max is needed for {name} > 1 levels "
+                         f"(equal values would repeat), got both {sigma_min}")
+    return int(n), sigma_min, sigma_max
 
 
 def _finish(s, append_zero):
+    if not isinstance(append_zero, (bool, np.bool_)):
+        raise TypeError(f"append_zero must be a bool, got {append_zero!r}")
     return np.append(s, 0.0) if append_zero else s
 
 
@@ -39,7 +57,7 @@ def karras_sigmas(n: int, sigma_min: float = 0.002, sigma_max: float = 80.0, rho
     n : int
         Number of noise levels, >= 1.
     sigma_min, sigma_max : float
-        0 < sigma_min <= sigma_max.
+        0 < sigma_min <= sigma_max, and sigma_min < sigma_max when n > 1 (distinct levels).
     rho : float
         Warping exponent, > 0 (7 in EDM; 1 is uniform in sigma).
     append_zero : bool
@@ -48,19 +66,58 @@ def karras_sigmas(n: int, sigma_min: float = 0.002, sigma_max: float = 80.0, rho
     -------
     sigmas : (n,) or (n + 1,) float64 array, descending
     """
-    _check(n, sigma_min, sigma_max)
-    if not (np.isfinite(rho) and rho > 0):
+    n, sigma_min, sigma_max = _check(n, sigma_min, sigma_max)
+    rho = _real(rho, "rho")
+    if not rho > 0:
         raise ValueError(f"rho must be > 0, got {rho}")
     i = np.arange(n, dtype=np.float64)
     frac = i / (n - 1) if n > 1 else i
     s = (sigma_max ** (1 / rho) + frac * (sigma_min ** (1 / rho) - sigma_max ** (1 / rho))) ** rho
+    if n > 1 and np.any(np.diff(s) >= 0):  # rho so large that levels round together
+        raise ValueError(f"rho={rho} makes repeated levels in float64; use a smaller rho")
     return _finish(s, append_zero)
+
+
+def sampling_grid(steps: int, sigma_min: float = 0.002, sigma_max: float = 80.0,
+                  rho: float = 7.0) -> np.ndarray:
+    """The project's measurement grid: ``steps`` Karras steps from sigma_max to sigma_min.
+
+    An n-step sampler takes n steps from sigma_max down to sigma_min and its sample is the
+    state at sigma_min: there is **no trailing 0** (unlike :func:`karras_sigmas`' default).
+    The grid is EDM's eq. 5 with steps + 1 levels, **descending**, and its end points are
+    set to ``sigma_max`` and ``sigma_min`` exactly (the formula gives them only to rounding).
+
+    Parameters
+    ----------
+    steps : int
+        Number of solver steps, >= 1.
+    sigma_min, sigma_max : float
+        0 < sigma_min < sigma_max.
+    rho : float
+        Warping exponent, > 0.
+
+    Returns
+    -------
+    sigmas : (steps + 1,) float64 array, strictly descending; ``sigmas[0] == sigma_max``,
+    ``sigmas[-1] == sigma_min``.
+    """
+    steps, sigma_min, sigma_max = _check(steps, sigma_min, sigma_max, "steps")
+    if not sigma_min < sigma_max:
+        raise ValueError(f"need sigma_min < sigma_max, got {sigma_min} and {sigma_max}")
+    s = karras_sigmas(steps + 1, sigma_min, sigma_max, rho, append_zero=False)
+    s[0], s[-1] = sigma_max, sigma_min
+    return s
 
 
 def loguniform_sigmas(n: int, sigma_min: float = 0.002, sigma_max: float = 80.0,
                       append_zero: bool = True) -> np.ndarray:
-    """n levels equally spaced in log sigma, descending from sigma_max to sigma_min (+ 0)."""
-    _check(n, sigma_min, sigma_max)
+    """n levels equally spaced in log sigma, descending from sigma_max to sigma_min (+ 0).
+
+    Returns
+    -------
+    sigmas : (n,) or (n + 1,) float64 array, descending
+    """
+    n, sigma_min, sigma_max = _check(n, sigma_min, sigma_max)
     s = np.exp(np.linspace(np.log(sigma_max), np.log(sigma_min), n))
     if n > 1:
         s[0], s[-1] = sigma_max, sigma_min
@@ -69,6 +126,11 @@ def loguniform_sigmas(n: int, sigma_min: float = 0.002, sigma_max: float = 80.0,
 
 def uniform_sigmas(n: int, sigma_min: float = 0.002, sigma_max: float = 80.0,
                    append_zero: bool = True) -> np.ndarray:
-    """n levels equally spaced in sigma, descending from sigma_max to sigma_min (+ 0)."""
-    _check(n, sigma_min, sigma_max)
+    """n levels equally spaced in sigma, descending from sigma_max to sigma_min (+ 0).
+
+    Returns
+    -------
+    sigmas : (n,) or (n + 1,) float64 array, descending
+    """
+    n, sigma_min, sigma_max = _check(n, sigma_min, sigma_max)
     return _finish(np.linspace(sigma_max, sigma_min, n), append_zero)

@@ -1,25 +1,43 @@
 """Integrators of the VE probability-flow ODE  dx/dsigma = (x - D(x, sigma)) / sigma.
 
-* :func:`sample` -- the few-step samplers whose error the lecture is about: Euler, Heun
-  (EDM Algorithm 1, deterministic) and DPM-Solver++(2M), on a descending sigma grid.
+* One step of each fixed-step solver, written once: :func:`euler_step`, :func:`heun_step`
+  (EDM Algorithm 1, deterministic) and :func:`dpmpp_2m_step` (DPM-Solver++(2M)). Each takes
+  a scalar or a per-row ``(B,)`` sigma, so the sampler and the distillation teacher
+  (:func:`ideal_diffusion.distill.optima.teacher_step`) share the same update.
+* :func:`sample_steps` -- a generator over a **descending** sigma grid yielding the state
+  after each step (and the denoiser output), in the style of smalldiffusion's sampler;
+  :func:`sample` -- the few-step samplers whose error the lecture is about, built on it.
 * :func:`solve_ode` -- the reference solution (scipy's DOP853 at tight tolerances), in
   the variable u = log sigma, where the field x - D is well scaled at every noise level.
 
-``denoiser`` is any callable ``denoiser(x, sigma) -> (B, d)`` with ``x : (B, d)`` and a
-scalar ``sigma``: the :class:`~ideal_diffusion.denoiser.IdealDenoiser` or a trained student.
+``denoiser`` is any callable ``denoiser(x, sigma) -> (B, d)`` with ``x : (B, d)`` and
+``sigma`` a Python float (scalar grids, as in :func:`sample`) or a ``(B,)`` array (per-row
+steps): the :class:`~ideal_diffusion.denoiser.IdealDenoiser` or a trained student. Its
+output must have exactly the shape of ``x`` and be finite; it is used in ``x``'s dtype.
 """
 from __future__ import annotations
 
 import numpy as np
 from scipy.integrate import solve_ivp
 
-__all__ = ["sample", "solve_ode", "nfe", "SOLVERS"]
+from .schedules import _real
+
+__all__ = ["sample", "sample_steps", "euler_step", "heun_step", "dpmpp_2m_step", "solve_ode",
+           "nfe", "SOLVERS"]
 
 SOLVERS = ("euler", "heun", "dpmpp_2m")
 
 
+# ----------------------------------------------------------------------------- validation
+
+
 def _check_grid(sigmas) -> np.ndarray:
-    s = np.asarray(sigmas, dtype=np.float64)
+    if sigmas is None or isinstance(sigmas, str):
+        raise TypeError(f"sigmas must be a 1-D array of real noise levels, got {sigmas!r}")
+    s = np.asarray(sigmas)
+    if s.dtype.kind not in "fiu":
+        raise TypeError(f"sigmas must be a 1-D array of real noise levels, got dtype {s.dtype}")
+    s = s.astype(np.float64)
     if s.ndim != 1 or s.size < 2:
         raise ValueError(f"sigmas must be a 1-D grid with >= 2 values, got shape {s.shape}")
     if not np.all(np.isfinite(s)) or np.any(s[:-1] <= 0) or s[-1] < 0:
@@ -29,15 +47,213 @@ def _check_grid(sigmas) -> np.ndarray:
     return s
 
 
-def _check_x(x_T) -> np.ndarray:
+def _check_x(x_T, name: str = "x_T") -> np.ndarray:
+    if x_T is None:
+        raise TypeError(f"{name} must be a real (B, d) array, got None")
     x = np.asarray(x_T)
+    if x.dtype.kind not in "fiu":
+        raise TypeError(f"{name} must be a real (B, d) array (float or integer), "
+                        f"got dtype {x.dtype}")
     if x.ndim != 2:
-        raise ValueError(f"x_T must have shape (B, d), got {x.shape}")
+        raise ValueError(f"{name} must have shape (B, d), got {x.shape}")
     if x.dtype != np.float32:
         x = x.astype(np.float64)
     if not np.all(np.isfinite(x)):
-        raise ValueError("x_T must be finite")
+        raise ValueError(f"{name} must be finite")
     return x
+
+
+def _check_solver(solver, allowed=SOLVERS) -> str:
+    if not isinstance(solver, str) or solver not in allowed:
+        raise ValueError(f"solver must be one of {allowed}, got {solver!r}")
+    return solver
+
+
+def _sig(sigma, B: int, name: str, allow_zero: bool):
+    """A noise level as a Python float (scalar) or a (B,) float64 array, validated."""
+    if sigma is None or isinstance(sigma, (str, bytes)):
+        raise TypeError(f"{name} must be a real number or a ({B},) array, got {sigma!r}")
+    a = np.asarray(sigma)
+    if a.dtype.kind not in "fiu":
+        raise TypeError(f"{name} must be a real number or a ({B},) array, got dtype {a.dtype}")
+    if a.ndim == 0:
+        v = float(a)
+        bad = not np.isfinite(v) or v < 0 or (v == 0 and not allow_zero)
+    elif a.shape == (B,):
+        v = a.astype(np.float64)
+        bad = not np.all(np.isfinite(v)) or np.any(v < 0) or (not allow_zero and np.any(v == 0))
+    else:
+        raise ValueError(f"{name} must be a scalar or have shape ({B},), got {a.shape}")
+    if bad:
+        rng = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be finite and {rng}, got {sigma!r}")
+    return v
+
+
+# ----------------------------------------------------------------------------- one step
+
+
+def _col(v, x):
+    """A per-step coefficient in x's dtype: a Python float, or a (B, 1) column."""
+    return float(v) if np.ndim(v) == 0 else np.asarray(v, dtype=x.dtype)[:, None]
+
+
+def _denoise(denoiser, x, sigma):
+    """denoiser(x, sigma) checked: exactly x's shape, finite, in x's dtype."""
+    D = np.asarray(denoiser(x, sigma))
+    if D.shape != x.shape:
+        raise ValueError(f"the denoiser returned shape {D.shape} at sigma={_show(sigma)}; "
+                         f"it must return x's shape {x.shape} (no broadcasting)")
+    if D.dtype.kind not in "fiu":
+        raise TypeError(f"the denoiser returned dtype {D.dtype} at sigma={_show(sigma)}; "
+                        "it must return real numbers")
+    if not np.all(np.isfinite(D)):
+        raise FloatingPointError(f"the denoiser returned NaN or inf at sigma={_show(sigma)}")
+    return D.astype(x.dtype, copy=False)
+
+
+def _show(sigma) -> str:
+    a = np.asarray(sigma)
+    return f"{float(a):g}" if a.ndim == 0 else f"[{a.min():g} .. {a.max():g}]"
+
+
+def _euler(denoiser, x, s, t):
+    D = _denoise(denoiser, x, s)
+    dx = (x - D) / _col(s, x)  # the ODE slope dx/dsigma at (x, s)
+    return x + _col(np.subtract(t, s), x) * dx, D, dx
+
+
+def _heun(denoiser, x, s, t):
+    x_e, D, dx = _euler(denoiser, x, s, t)
+    if np.ndim(t) == 0:
+        if t == 0:  # the slope at sigma = 0 is undefined: the last step stays Euler
+            return x_e, D
+        dx_next = (x_e - _denoise(denoiser, x_e, t)) / t
+        return x + (t - s) * 0.5 * (dx + dx_next), D
+    rows = np.flatnonzero(t > 0)
+    if rows.size == 0:
+        return x_e, D
+    full = rows.size == t.size
+    xr, tr = (x_e, t) if full else (x_e[rows], t[rows])
+    dx_next = (xr - _denoise(denoiser, xr, tr)) / _col(tr, x)
+    h = _col(np.subtract(t, s), x)
+    if full:
+        return x + h * 0.5 * (dx + dx_next), D
+    out = x_e.copy()
+    out[rows] = x[rows] + h[rows] * 0.5 * (dx[rows] + dx_next)
+    return out, D
+
+
+def _dpmpp_2m(denoiser, x, s, t, s_prev=None, D_prev=None):
+    D = _denoise(denoiser, x, s)
+    scalar = np.ndim(s) == 0 and np.ndim(t) == 0 and np.ndim(s_prev) == 0
+    s_a, t_a = np.asarray(s, dtype=np.float64), np.asarray(t, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h = np.log(s_a) - np.log(t_a)  # t = -log sigma: h = t' - t > 0; inf when t = 0
+        D2 = D
+        if D_prev is not None:
+            r = (np.log(np.asarray(s_prev, dtype=np.float64)) - np.log(s_a)) / h
+            c = np.where(t_a == 0, 0.0, 1 / (2 * r))  # a step to 0 uses D alone
+            if scalar:
+                c = float(c)
+            D2 = (1 + _col(c, x)) * D - _col(c, x) * D_prev
+        ratio = np.where(t_a == 0, 0.0, t_a / s_a)
+        em = np.where(t_a == 0, -1.0, np.expm1(-h))  # the limit h -> inf: x' = D
+    return _col(ratio, x) * x - _col(em, x) * D2, D
+
+
+def euler_step(denoiser, x, sigma, sigma_next):
+    """One Euler step of the PF-ODE: x' = x + (sigma' - sigma) (x - D(x, sigma)) / sigma.
+
+    Parameters
+    ----------
+    denoiser : callable ``denoiser(x, sigma) -> (B, d)``
+    x : (B, d) array
+        The state at ``sigma``.
+    sigma : float or (B,) array, > 0
+    sigma_next : float or (B,) array, >= 0 (either direction)
+
+    Returns
+    -------
+    x_next : (B, d) array, x's dtype (float32 stays float32)
+    denoised : (B, d) array, D(x, sigma)
+
+    Raises
+    ------
+    ValueError, TypeError
+        On a bad x or sigma, or a denoiser output of the wrong shape;
+        FloatingPointError if the denoiser returns NaN or inf.
+    """
+    x = _check_x(x, "x")
+    s = _sig(sigma, x.shape[0], "sigma", False)
+    t = _sig(sigma_next, x.shape[0], "sigma_next", True)
+    return _euler(denoiser, x, s, t)[:2]
+
+
+def heun_step(denoiser, x, sigma, sigma_next):
+    """One Heun step (EDM Algorithm 1, S_churn = 0): Euler predictor, trapezoidal corrector.
+
+    x_e = x + (t - s) d with d = (x - D(x, s)) / s, then x' = x + (t - s) (d + d') / 2 with
+    d' = (x_e - D(x_e, t)) / t. Rows with t = 0 keep the Euler step (the slope is undefined
+    there), so such a row costs one denoiser evaluation instead of two.
+
+    Parameters and Returns are as for :func:`euler_step`.
+    """
+    x = _check_x(x, "x")
+    s = _sig(sigma, x.shape[0], "sigma", False)
+    t = _sig(sigma_next, x.shape[0], "sigma_next", True)
+    return _heun(denoiser, x, s, t)
+
+
+def dpmpp_2m_step(denoiser, x, sigma, sigma_next, sigma_prev=None, denoised_prev=None):
+    """One DPM-Solver++(2M) step (Lu et al. 2022, Algorithm 2) in EDM's sigma form.
+
+    With t = -log sigma and h = t' - t: x' = (sigma'/sigma) x - expm1(-h) D_2, where
+    D_2 = (1 + 1/2r) D - (1/2r) D_prev, r = (log sigma_prev - log sigma) / h (the
+    multistep correction, as in k-diffusion). Without ``denoised_prev`` (the first step),
+    and on a step to sigma' = 0 (the limit h -> inf), D_2 = D, so a step to 0 returns D.
+
+    Parameters
+    ----------
+    denoiser : callable
+    x : (B, d) array, the state at ``sigma``
+    sigma : float or (B,) array, > 0
+    sigma_next : float or (B,) array, >= 0, below ``sigma``
+    sigma_prev : float or (B,) array, > sigma, optional
+        The level of the previous step; required with ``denoised_prev``.
+    denoised_prev : (B, d) array, optional
+        D at the previous step (what the previous call returned as ``denoised``).
+
+    Returns
+    -------
+    x_next : (B, d) array, x's dtype
+    denoised : (B, d) array, D(x, sigma): pass it as ``denoised_prev`` to the next step
+    """
+    x = _check_x(x, "x")
+    B = x.shape[0]
+    s = _sig(sigma, B, "sigma", False)
+    t = _sig(sigma_next, B, "sigma_next", True)
+    if np.any(np.asarray(t) >= np.asarray(s)):
+        raise ValueError("sigma_next must be below sigma (DPM-Solver++ steps towards the data)")
+    if (sigma_prev is None) != (denoised_prev is None):
+        raise ValueError("sigma_prev and denoised_prev must be given together")
+    if denoised_prev is not None:
+        sp = _sig(sigma_prev, B, "sigma_prev", False)
+        if np.any(np.asarray(sp) <= np.asarray(s)):
+            raise ValueError("sigma_prev must be above sigma (the previous, noisier level)")
+        dp = _check_x(denoised_prev, "denoised_prev")
+        if dp.shape != x.shape:
+            raise ValueError(f"denoised_prev must have shape {x.shape}, got {dp.shape}")
+        return _dpmpp_2m(denoiser, x, s, t, sp, dp.astype(x.dtype, copy=False))
+    return _dpmpp_2m(denoiser, x, s, t)
+
+
+_STEPS = {"euler": lambda den, x, s, t, sp, Dp: _euler(den, x, s, t)[:2],
+          "heun": lambda den, x, s, t, sp, Dp: _heun(den, x, s, t),
+          "dpmpp_2m": _dpmpp_2m}
+
+
+# ----------------------------------------------------------------------------- sampling
 
 
 def nfe(solver: str, sigmas) -> int:
@@ -46,34 +262,74 @@ def nfe(solver: str, sigmas) -> int:
     Euler and DPM-Solver++(2M): one per step, n. Heun: two per step except a step that ends at
     sigma = 0 (Euler there), so 2n - 1 on a grid with a trailing 0 and 2n without.
     """
+    solver = _check_solver(solver)
     s = _check_grid(sigmas)
     n = s.size - 1
     if solver == "heun":
         return 2 * n - int(s[-1] == 0)
-    if solver in SOLVERS:
-        return n
-    raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
+    return n
+
+
+def sample_steps(denoiser, x_T, sigmas, solver: str = "heun"):
+    """Step through a **descending** grid, yielding after each step (a generator).
+
+    Parameters
+    ----------
+    denoiser : callable ``denoiser(x, sigma) -> (B, d)``, called with Python float sigmas
+    x_T : (B, d) array, the state at ``sigmas[0]``
+    sigmas : (n + 1,) array, strictly descending, > 0 except possibly a final 0
+    solver : {"euler", "heun", "dpmpp_2m"}
+
+    Yields
+    ------
+    x : (B, d) array
+        The state at ``sigmas[i + 1]`` after step i (i = 0..n-1), x_T's dtype.
+    denoised : (B, d) array
+        D(state at sigmas[i], sigmas[i]).
+
+    Raises
+    ------
+    ValueError, TypeError
+        On bad arguments (at the first ``next``), or a denoiser output of the wrong shape;
+        FloatingPointError when the denoiser returns NaN or inf (naming the step and sigma).
+    """
+    solver = _check_solver(solver)
+    s = _check_grid(sigmas)
+    x = _check_x(x_T)
+    return _steps(denoiser, x, s, _STEPS[solver])
+
+
+def _steps(denoiser, x, s, step):
+    D_prev, s_prev = None, None
+    for i in range(s.size - 1):
+        s_cur, s_next = float(s[i]), float(s[i + 1])  # Python floats keep float32 float32
+        try:
+            x, D = step(denoiser, x, s_cur, s_next, s_prev, D_prev)
+        except (ValueError, TypeError, FloatingPointError) as e:
+            raise type(e)(f"step {i} (sigma {s_cur:g} -> {s_next:g}): {e}") from e
+        D_prev, s_prev = D, s_cur
+        yield x, D
 
 
 def sample(denoiser, x_T, sigmas, solver: str = "heun", return_trajectory: bool = False):
     """Integrate the PF-ODE from ``sigmas[0]`` to ``sigmas[-1]`` with a fixed-step solver.
 
-    ``euler``: x <- x + (s' - s) (x - D(x, s)) / s.
+    ``euler``: x <- x + (s' - s) (x - D(x, s)) / s (:func:`euler_step`).
     ``heun``: EDM Algorithm 1 with S_churn = 0 (deterministic): an Euler predictor, then the
     trapezoidal corrector with the slope at (x', s') -- on every step except one ending at
-    s' = 0, which stays Euler (the slope is undefined there). NFE = 2n - 1 for n steps to 0.
+    s' = 0, which stays Euler (the slope is undefined there). NFE = 2n - 1 for n steps to 0
+    (:func:`heun_step`).
     ``dpmpp_2m``: DPM-Solver++(2M) (Lu et al. 2022, Algorithm 2) in EDM's sigma
-    parameterisation, as in k-diffusion: with t = -log sigma and h = t' - t,
-    x <- (s'/s) x - expm1(-h) D_2, where D_2 = (1 + 1/2r) D_i - (1/2r) D_{i-1}, r = h_{i-1}/h
-    (first step and a step to 0 use D_i alone). NFE = n.
+    parameterisation, as in k-diffusion (:func:`dpmpp_2m_step`). NFE = n.
 
     Parameters
     ----------
     denoiser : callable, ``denoiser(x, sigma) -> (B, d)``
-    x_T : (B, d) array
-        Start states at ``sigmas[0]`` (typically sigma_max * N(0, I)).
+    x_T : (B, d) real array
+        Start states at ``sigmas[0]`` (typically sigma_max * N(0, I)); float32 stays float32.
     sigmas : (n + 1,) array
-        **Descending** grid, > 0 except possibly a final 0 (e.g. :func:`karras_sigmas`).
+        **Descending** grid, > 0 except possibly a final 0 (e.g. :func:`karras_sigmas`,
+        or :func:`sampling_grid`, which stops at sigma_min).
     solver : {"euler", "heun", "dpmpp_2m"}
     return_trajectory : bool
         Also return the states and denoiser outputs along the way.
@@ -89,47 +345,26 @@ def sample(denoiser, x_T, sigmas, solver: str = "heun", return_trajectory: bool 
 
     Raises
     ------
-    ValueError
-        On an unknown solver, a grid that is not strictly descending and positive, or a bad x_T.
+    ValueError, TypeError
+        On an unknown solver, a grid that is not strictly descending and positive, a bad or
+        complex x_T, or a denoiser output of the wrong shape.
+    FloatingPointError
+        If the denoiser returns NaN or inf (the message names the step and sigma).
     """
-    if solver not in SOLVERS:
-        raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
+    solver = _check_solver(solver)
     s = _check_grid(sigmas)
     x = _check_x(x_T).copy()
     n = s.size - 1
-    states = np.empty((n + 1,) + x.shape, dtype=x.dtype) if return_trajectory else None
-    denoised = np.empty((n,) + x.shape, dtype=x.dtype) if return_trajectory else None
-    old = None  # previous denoised output (DPM-Solver++(2M))
-    for i in range(n):
-        s_cur, s_next = float(s[i]), float(s[i + 1])  # Python floats keep float32 states float32
-        if return_trajectory:
-            states[i] = x
-        D = denoiser(x, s_cur)
-        if return_trajectory:
-            denoised[i] = D
-        if solver == "dpmpp_2m":
-            if s_next == 0:
-                x_next = D  # the limit h -> inf of the update below
-            else:
-                h = float(np.log(s_cur) - np.log(s_next))
-                D2 = D
-                if old is not None:
-                    r = (np.log(s[i - 1]) - np.log(s_cur)) / h
-                    r = float(r)
-                    D2 = (1 + 1 / (2 * r)) * D - (1 / (2 * r)) * old
-                x_next = (s_next / s_cur) * x - np.expm1(-h) * D2
-            old = D
-        else:
-            dx = (x - D) / s_cur  # the ODE slope dx/dsigma at (x, s_cur)
-            x_next = x + (s_next - s_cur) * dx
-            if solver == "heun" and s_next != 0:
-                dx_next = (x_next - denoiser(x_next, s_next)) / s_next
-                x_next = x + (s_next - s_cur) * 0.5 * (dx + dx_next)
-        x = x_next
-    if return_trajectory:
-        states[n] = x
-        return x, states, denoised
-    return x
+    if not return_trajectory:
+        for x, _ in _steps(denoiser, x, s, _STEPS[solver]):
+            pass
+        return x
+    states = np.empty((n + 1,) + x.shape, dtype=x.dtype)
+    denoised = np.empty((n,) + x.shape, dtype=x.dtype)
+    states[0] = x
+    for i, (x, D) in enumerate(_steps(denoiser, x, s, _STEPS[solver])):
+        states[i + 1], denoised[i] = x, D
+    return x, states, denoised
 
 
 def solve_ode(denoiser, x, sigma_from: float, sigma_to: float, rtol: float = 1e-10,
@@ -140,19 +375,22 @@ def solve_ode(denoiser, x, sigma_from: float, sigma_to: float, rtol: float = 1e-
     order of the data scale at every sigma, vectorised over the batch (one solve for all
     rows). With ``sigma_to = 0`` it integrates to ``sigma_floor`` and returns the exact
     limit D(x(sigma_floor), 0) (for a delta mixture: the nearest data point, which by then
-    is the point the trajectory converges to; the denoiser must accept sigma = 0).
+    is the point the trajectory converges to; the denoiser must accept sigma = 0). Only the
+    end state is kept (``t_eval`` = the end point), not every internal step.
 
     Parameters
     ----------
     denoiser : callable, ``denoiser(x, sigma) -> (B, d)``
-    x : (B, d) array
+    x : (B, d) real array
         State at ``sigma_from``.
     sigma_from, sigma_to : float
         sigma_from > 0, 0 <= sigma_to; either direction is allowed.
-    rtol, atol : float
-        Tolerances passed to ``solve_ivp``.
+    rtol : float
+        Relative tolerance passed to ``solve_ivp``, > 0.
+    atol : float
+        Absolute tolerance passed to ``solve_ivp``, >= 0.
     sigma_floor : float
-        Where the integration stops when ``sigma_to = 0`` (must be < sigma_from).
+        Where the integration stops when ``sigma_to = 0``, in (0, sigma_from).
 
     Returns
     -------
@@ -160,14 +398,21 @@ def solve_ode(denoiser, x, sigma_from: float, sigma_to: float, rtol: float = 1e-
 
     Raises
     ------
-    ValueError
-        On bad sigmas or x; RuntimeError if the integrator fails.
+    ValueError, TypeError
+        On bad sigmas, tolerances or x; RuntimeError if the integrator fails.
     """
-    x = _check_x(x).astype(np.float64)
-    if not (np.isfinite(sigma_from) and sigma_from > 0):
+    x = _check_x(x, "x").astype(np.float64)
+    sigma_from, sigma_to = _real(sigma_from, "sigma_from"), _real(sigma_to, "sigma_to")
+    rtol, atol = _real(rtol, "rtol"), _real(atol, "atol")
+    sigma_floor = _real(sigma_floor, "sigma_floor")
+    if not sigma_from > 0:
         raise ValueError(f"sigma_from must be finite and > 0, got {sigma_from}")
-    if not (np.isfinite(sigma_to) and sigma_to >= 0):
+    if not sigma_to >= 0:
         raise ValueError(f"sigma_to must be finite and >= 0, got {sigma_to}")
+    if not rtol > 0:
+        raise ValueError(f"rtol must be > 0, got {rtol}")
+    if not atol >= 0:
+        raise ValueError(f"atol must be >= 0, got {atol}")
     to_zero = sigma_to == 0
     if to_zero:
         if not 0 < sigma_floor < sigma_from:
@@ -177,14 +422,15 @@ def solve_ode(denoiser, x, sigma_from: float, sigma_to: float, rtol: float = 1e-
 
     def field(u, y):
         xs = y.reshape(shape)
-        return (xs - denoiser(xs, float(np.exp(u)))).ravel()
+        return (xs - _denoise(denoiser, xs, float(np.exp(u)))).ravel()
 
     if sigma_to != sigma_from:
-        sol = solve_ivp(field, (np.log(sigma_from), np.log(sigma_to)), x.ravel(),
-                        method="DOP853", rtol=rtol, atol=atol)
+        end = np.log(sigma_to)
+        sol = solve_ivp(field, (np.log(sigma_from), end), x.ravel(), method="DOP853",
+                        rtol=rtol, atol=atol, t_eval=[end])
         if not sol.success:
             raise RuntimeError(f"solve_ivp failed: {sol.message}")
         x = sol.y[:, -1].reshape(shape)
     if to_zero:
-        x = np.asarray(denoiser(x, 0.0), dtype=np.float64)
+        x = _denoise(denoiser, x, 0.0).astype(np.float64, copy=False)
     return x

@@ -36,7 +36,7 @@ import numpy as np
 
 from ..denoiser import IdealDenoiser
 from ..schedules import karras_sigmas
-from ..solvers import sample
+from ..solvers import euler_step, heun_step, sample
 
 __all__ = [
     "ConsistencyOracle",
@@ -53,6 +53,7 @@ __all__ = [
 ]
 
 TEACHER_SOLVERS = ("euler", "heun")
+_CT_CHUNK_ELEMS = 1 << 20  # entries of one (chunk, N, d) block in consistency_training_target
 
 
 # ----------------------------------------------------------------------------- grids
@@ -174,31 +175,52 @@ def teacher_step(denoiser, x, sigma_from, sigma_to, solver: str = "heun") -> np.
     Euler: x + (t - s) (x - D(x, s)) / s. Heun (EDM Algorithm 1): the Euler predictor x',
     then x + (t - s) (d + d') / 2 with d' = (x' - D(x', t)) / t.
 
+    The update is :func:`~ideal_diffusion.solvers.euler_step` /
+    :func:`~ideal_diffusion.solvers.heun_step`, the sampler's own (one copy of each).
+
     Parameters
     ----------
     denoiser : callable ``denoiser(x, sigma)`` accepting a (B,) sigma array
-    x : (B, d) array
+    x : (B, d) real array
     sigma_from, sigma_to : float or (B,) arrays, > 0
     solver : {"euler", "heun"}
 
     Returns
     -------
-    x_next : (B, d) array
+    x_next : (B, d) array (x's dtype: float32 stays float32)
+
+    Raises
+    ------
+    ValueError, TypeError
+        On a bad solver, x, or sigma (None, non-numeric, wrong shape, <= 0).
     """
-    if solver not in TEACHER_SOLVERS:
+    if not isinstance(solver, str) or solver not in TEACHER_SOLVERS:
         raise ValueError(f"solver must be one of {TEACHER_SOLVERS}, got {solver!r}")
+    if x is None:
+        raise TypeError("x must be a real (B, d) array, got None")
+    x = np.asarray(x)
+    if x.ndim != 2:
+        raise ValueError(f"x must have shape (B, d), got {x.shape}")
     B = x.shape[0]
-    s = np.broadcast_to(np.asarray(sigma_from, dtype=np.float64), (B,))
-    t = np.broadcast_to(np.asarray(sigma_to, dtype=np.float64), (B,))
-    if np.any(s <= 0) or np.any(t <= 0):
-        raise ValueError("teacher steps need sigma_from > 0 and sigma_to > 0")
-    h = (t - s)[:, None]
-    d = (x - denoiser(x, s)) / s[:, None]
-    x_next = x + h * d
-    if solver == "heun":
-        d_next = (x_next - denoiser(x_next, t)) / t[:, None]
-        x_next = x + h * 0.5 * (d + d_next)
-    return x_next
+    s = _level(sigma_from, B, "sigma_from")
+    t = _level(sigma_to, B, "sigma_to")
+    step = euler_step if solver == "euler" else heun_step  # the sampler's own updates
+    return step(denoiser, x, s, t)[0]
+
+
+def _level(v, B: int, name: str) -> np.ndarray:
+    """A teacher-step noise level as a (B,) float64 array > 0, validated."""
+    if v is None or isinstance(v, (str, bytes)):
+        raise TypeError(f"{name} must be a real number or a ({B},) array > 0, got {v!r}")
+    a = np.asarray(v)
+    if a.dtype.kind not in "fiu":
+        raise TypeError(f"{name} must be a real number or a ({B},) array > 0, got dtype {a.dtype}")
+    if a.ndim not in (0, 1) or (a.ndim == 1 and a.shape != (B,)):
+        raise ValueError(f"{name} must be a scalar or have shape ({B},), got {a.shape}")
+    a = np.broadcast_to(a.astype(np.float64), (B,))
+    if not np.all(np.isfinite(a)) or np.any(a <= 0):
+        raise ValueError(f"teacher steps need {name} finite and > 0, got {v!r}")
+    return a
 
 
 def teacher_chain(denoiser, x, sigma, sigma_to, grid, solver: str = "heun") -> np.ndarray:
@@ -326,9 +348,15 @@ def consistency_training_target(denoiser: IdealDenoiser, x, sigma, grid, solver:
     if not isinstance(denoiser, IdealDenoiser) or not denoiser.is_delta:
         raise ValueError("denoiser must be an IdealDenoiser of a DeltaMixture")
     g = as_grid(grid)
-    x = np.asarray(x, dtype=np.float64)
+    if x is None:
+        raise TypeError("x must be a real (B, d) array, got None")
+    x = np.asarray(x)
+    if x.dtype.kind not in "fiu" or x.ndim != 2 or x.shape[1] != denoiser.d:
+        raise ValueError(f"x must be a real array of shape (B, {denoiser.d}), "
+                         f"got {x.dtype} {x.shape}")
+    x = x.astype(np.float64)
     B, d = x.shape
-    s = np.broadcast_to(np.asarray(sigma, dtype=np.float64), (B,))
+    s = _level(sigma, B, "sigma")
     i = grid_index(g, s)
     if np.any(i == 0):
         raise ValueError("sigma must be above s_1 (there is no level below s_1)")
@@ -337,9 +365,19 @@ def consistency_training_target(denoiser: IdealDenoiser, x, sigma, grid, solver:
     if target is None:
         target = ConsistencyOracle(denoiser, g, solver, boundaries)
     pts = denoiser.data.points  # (N, d)
-    pi = denoiser.posterior(x, s)  # (B, N)
-    ratio = (s_prev / s)[:, None, None]
-    x_prev = pts[None] + ratio * (x[:, None, :] - pts[None])  # (B, N, d), N is small here
     M = pts.shape[0]
-    vals = target(x_prev.reshape(B * M, d), np.repeat(s_prev, M), np.repeat(to, M))
-    return np.einsum("bn,bnd->bd", pi, vals.reshape(B, M, d))
+    out = np.empty((B, d))
+    # rows in chunks, so that the (chunk, N, d) blocks (the one-sample points and their
+    # targets) stay near _CT_CHUNK_ELEMS entries whatever B is
+    step = max(1, _CT_CHUNK_ELEMS // max(1, M * d))
+    for lo in range(0, B, step):
+        hi = min(lo + step, B)
+        pi = denoiser.posterior(x[lo:hi], s[lo:hi])  # (b, N)
+        ratio = (s_prev[lo:hi] / s[lo:hi])[:, None, None]
+        x_prev = pts[None] + ratio * (x[lo:hi, None, :] - pts[None])  # (b, N, d)
+        b = hi - lo
+        vals = target(x_prev.reshape(b * M, d), np.repeat(s_prev[lo:hi], M),
+                      np.repeat(to[lo:hi], M))
+        del x_prev
+        out[lo:hi] = np.einsum("bn,bnd->bd", pi, np.asarray(vals).reshape(b, M, d))
+    return out
