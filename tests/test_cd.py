@@ -7,6 +7,7 @@ from ideal_diffusion.distill import exp_cd
 from ideal_diffusion.distill.cd import cd_batch, cd_loss, cd_step_grad, make_student, train_cd
 from ideal_diffusion.distill.optima import ConsistencyOracle, distill_grid
 from ideal_diffusion.distill.sampling import default_taus, multistep_sample
+from ideal_diffusion.nn import TrainConfig
 
 DATA = ring(8)
 D = IdealDenoiser(DATA)
@@ -149,11 +150,36 @@ def test_multistep_oracle_lands_on_data_and_one_step_equals_the_ode_map():
 
 
 def test_train_cd_is_deterministic_and_counts_teacher_evals():
-    a = train_cd(D, DATA, GRID, steps=3, batch=16, hidden=8, depth=1, seed=9, warmup=1,
-                 progress=False)
-    b = train_cd(D, DATA, GRID, steps=3, batch=16, hidden=8, depth=1, seed=9, warmup=1,
-                 progress=False)
+    t = TrainConfig(steps=3, batch=16, seed=9, warmup=1, progress=False)
+    a = train_cd(D, DATA, GRID, train=t, hidden=8, depth=1)
+    b = train_cd(D, DATA, GRID, train=t, hidden=8, depth=1)
     assert np.array_equal(a.model.net.theta, b.model.net.theta)
+    assert np.array_equal(a.target_theta, b.target_theta) and np.array_equal(a.history, b.history)
     assert a.teacher_evals == 3 * 16 * 2  # Heun: 2 evaluations per sample and step
+    assert a.train is t and (a.param, a.hidden, a.depth, a.weighting) == ("consistency", 8, 1,
+                                                                         "cout")
     with pytest.raises(ValueError, match="weighting"):
-        train_cd(D, DATA, GRID, steps=1, warmup=1, weighting="bogus", progress=False)
+        train_cd(D, DATA, GRID, train=t.replace(steps=1), weighting="bogus")
+
+
+def test_train_cd_fewer_steps_than_warmup_and_bad_batch():
+    # 50 steps with the default 100 warm-up steps: the warm-up is clamped to the steps, so the
+    # peak rate is reached at the last step and every step has a rate > 0.
+    t = TrainConfig(steps=50, batch=16, progress=False)
+    assert t.effective_warmup == 50 and t.lr_at(49) == t.lr and t.lr_at(0) > 0
+    res = train_cd(D, DATA, GRID, train=t, hidden=8, depth=1)
+    assert res.history.shape == (50,) and np.all(np.isfinite(res.history))
+    with pytest.raises(ValueError, match="batch must be an integer >= 1, got 0"):
+        train_cd(D, DATA, GRID, train=TrainConfig(steps=5, batch=0))
+    with pytest.raises(TypeError, match="train must be a TrainConfig"):
+        train_cd(D, DATA, GRID, train=dict(steps=5))
+
+
+def test_train_cd_divergence_stops_with_the_step_and_cause():
+    # lr = 1e3 without clipping: the parameters blow up within a few steps. Before fit()
+    # checked them, such a run "finished" (one ended at loss 2e-4 with |theta| = 3.4e3 and
+    # collapsed outputs).
+    t = TrainConfig(steps=200, batch=32, lr=1e3, warmup=0, progress=False)
+    with pytest.raises(FloatingPointError, match=r"CD .*diverged at step \d+ .*(RMS|not finite"
+                                                  r"|grew past)"):
+        train_cd(D, DATA, GRID, train=t, hidden=16, depth=2)

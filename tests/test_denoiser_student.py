@@ -7,6 +7,7 @@ from ideal_diffusion.distill.denoiser_student import (
     student_error_by_sigma,
     train_denoiser_student,
 )
+from ideal_diffusion.nn import TrainConfig
 
 SIGMAS = np.geomspace(0.05, 5, 9)
 
@@ -14,7 +15,9 @@ SIGMAS = np.geomspace(0.05, 5, 9)
 def test_student_approaches_ideal_denoiser():
     data = ring(8, 1.0)
     D = IdealDenoiser(data)
-    model, history = train_denoiser_student(data, steps=2000, seed=0, progress=False)
+    model = train_denoiser_student(data, TrainConfig(steps=2000, seed=0, progress=False))
+    history = model.history
+    assert model.train.steps == 2000 and history.shape == (2000,)
     assert np.all(np.isfinite(history)) and history[-200:].mean() < history[:50].mean()
     stats = student_error_by_sigma(model, data, SIGMAS, n=2000, rng=1, denoiser=D)
     # Bound 0.06 (distance units; ring radius 1). Neighbouring ring points are
@@ -34,6 +37,23 @@ def test_student_approaches_ideal_denoiser():
 
 def test_student_training_is_deterministic():
     data = ring(8, 1.0)
-    a, ha = train_denoiser_student(data, steps=30, seed=3, progress=False)
-    b, hb = train_denoiser_student(data, steps=30, seed=3, progress=False)
-    assert np.array_equal(a.net.theta, b.net.theta) and np.array_equal(ha, hb)
+    t = TrainConfig(steps=30, seed=3, progress=False)
+    a = train_denoiser_student(data, t)
+    b = train_denoiser_student(data, t)
+    assert np.array_equal(a.model.net.theta, b.model.net.theta)
+    assert np.array_equal(a.history, b.history)
+    x = np.random.default_rng(0).standard_normal((7, 2))
+    assert np.array_equal(a(x, 0.3), a.model(x, 0.3))
+
+
+def test_student_divergence_and_bad_input():
+    import pytest
+
+    data = ring(8, 1.0)
+    t = TrainConfig(steps=200, batch=64, lr=1e3, warmup=0, progress=False)
+    with pytest.raises(FloatingPointError, match=r"denoiser student: .*diverged at step \d+"):
+        train_denoiser_student(data, t, hidden=16)
+    with pytest.raises(ValueError, match="wide_frac"):
+        train_denoiser_student(data, TrainConfig(steps=1), wide_frac=2.0)
+    with pytest.raises(TypeError, match="TrainConfig"):
+        train_denoiser_student(data, 30)

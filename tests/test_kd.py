@@ -18,6 +18,7 @@ from ideal_diffusion.distill.kd import (
     regression_pairs,
     train_kd,
 )
+from ideal_diffusion.nn import TrainConfig
 from ideal_diffusion.schedules import karras_sigmas
 from ideal_diffusion.solvers import nfe, sample
 
@@ -99,9 +100,10 @@ def test_training_is_deterministic_and_regression_pairs_cost_nothing():
     x_T, x0 = noisy_pairs(DATA, 512, 80.0, rng=3)
     pairs = regression_pairs(x_T, x0)
     assert pairs.teacher_evals == 0 and pairs.kind == "x0"
-    a = train_kd(pairs, steps=20, batch=64, hidden=16, seed=5, progress=False)
-    b = train_kd(pairs, steps=20, batch=64, hidden=16, seed=5, progress=False)
-    assert np.array_equal(a.model.net.theta, b.model.net.theta)
+    t = TrainConfig(steps=20, batch=64, seed=5, progress=False)
+    a = train_kd(pairs, t, hidden=16)
+    b = train_kd(pairs, t, hidden=16)
+    assert np.array_equal(a.model.net.theta, b.model.net.theta) and a.train is t
     assert np.array_equal(a(x_T), b(x_T, 80.0))
 
 
@@ -118,8 +120,8 @@ def test_bad_input():
     with pytest.raises(ValueError, match="x_T and x0"):
         regression_pairs(x_T, x0[:3])
     with pytest.raises(ValueError, match="steps"):
-        train_kd(regression_pairs(x_T, x0), steps=0)
-    with pytest.raises(ValueError, match="pairs"):
+        train_kd(regression_pairs(x_T, x0), TrainConfig(steps=0))
+    with pytest.raises(TypeError, match="pairs"):
         train_kd((x_T, x0))
     with pytest.raises(ValueError, match="callable"):
         CountingDenoiser(3)
@@ -127,6 +129,13 @@ def test_bad_input():
         exp_kd.average_vs_teacher(width=3)
     with pytest.raises(ValueError, match="key"):
         exp_kd.student("mid")
-    s = train_kd(KDPairs(x_T, x0, 80.0, "x0"), steps=1, hidden=8, progress=False)
+    s = train_kd(KDPairs(x_T, x0, 80.0, "x0"), TrainConfig(steps=1, progress=False), hidden=8)
     with pytest.raises(ValueError, match="sigma must equal sigma_max"):
         s(x_T, 10.0)
+
+
+def test_kd_divergence_stops_with_the_step_and_cause():
+    x_T, x0 = noisy_pairs(DATA, 256, 80.0, rng=4)
+    t = TrainConfig(steps=200, batch=64, lr=1e3, warmup=0, progress=False)
+    with pytest.raises(FloatingPointError, match=r"KD \(x0\): .*diverged at step \d+"):
+        train_kd(regression_pairs(x_T, x0), t, hidden=16)

@@ -7,6 +7,7 @@ from ideal_diffusion.distill import exp_cd
 from ideal_diffusion.distill.cd import train_cd
 from ideal_diffusion.distill.mbcd import choose_boundaries, kjump_sample
 from ideal_diffusion.distill.optima import distill_grid
+from ideal_diffusion.nn import TrainConfig
 
 DATA = ring(8)
 D = IdealDenoiser(DATA)
@@ -25,8 +26,9 @@ def test_choose_boundaries():
 def test_kjump_through_a_student_jumps_top_to_boundary(K):
     # A (barely trained) K-boundary student inside a recorder: K evaluations, from s_N down,
     # each from the top of a segment to its lower boundary, with per-sample (B,) arrays.
-    res = train_cd(D, DATA, GRID, boundaries=choose_boundaries(GRID, K), steps=2, batch=8, warmup=1,
-                   hidden=8, depth=1, progress=False)
+    res = train_cd(D, DATA, GRID, boundaries=choose_boundaries(GRID, K),
+                   train=TrainConfig(steps=2, batch=8, warmup=1, progress=False),
+                   hidden=8, depth=1)
     calls = []
 
     def f(x, s, b):

@@ -113,3 +113,26 @@ def test_same_seed_bit_identical():
     c, _ = _overfit(6, steps=50)
     assert np.array_equal(a.theta, b.theta) and np.array_equal(ha, hb)
     assert not np.array_equal(a.theta, c.theta)
+
+
+def test_adam_and_ema_refuse_bad_input():
+    theta = np.zeros(4)
+    for kw, name in ((dict(lr=0), "lr"), (dict(lr=-1e-3), "lr"), (dict(lr=math.nan), "lr"),
+                     (dict(betas=(1.0, 0.9)), r"betas\[0\]"), (dict(betas=(0.9,)), "betas"),
+                     (dict(eps=0), "eps"), (dict(weight_decay=-1), "weight_decay"),
+                     (dict(clip_norm=0), "clip_norm")):
+        with pytest.raises(ValueError, match=name):
+            Adam(theta, **kw)
+    opt = Adam(theta, lr=1e-2)
+    for bad in (np.nan, np.inf):
+        g = np.ones(4)
+        g[2] = bad
+        with pytest.raises(FloatingPointError, match="gradient is not finite"):
+            opt.step(theta, g)
+        assert np.array_equal(theta, np.zeros(4))  # left unchanged
+    ema = EMA(theta, 0.9)
+    with pytest.raises(FloatingPointError, match="not finite"):
+        ema.update(np.array([0.0, np.nan, 0.0, 0.0]))
+    assert np.array_equal(ema.theta, np.zeros(4))
+    with pytest.raises(ValueError, match="theta must be finite"):
+        EMA(np.array([np.inf, 0.0]), 0.5)

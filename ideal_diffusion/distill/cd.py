@@ -31,6 +31,7 @@ With ``boundaries=None`` this is plain CD; with K boundaries it is multi-boundar
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -45,18 +46,40 @@ from ..nn import (
     JumpParam,
     Model,
     PlainParam,
+    TrainConfig,
+    blas_threads,
     fit,
-    lr_schedule,
 )
 from .optima import as_grid, check_boundaries, grid_index, lower_boundary, teacher_step
 
 __all__ = ["CDResult", "JumpEDMParam", "cd_batch", "cd_loss", "cd_step_grad", "cd_weights",
-           "make_student", "train_cd"]
+           "make_student", "segment_boundary", "train_cd"]
 
 
 PARAMS = {"consistency": ConsistencyParam, "jump": JumpParam, "jump_edm": JumpEDMParam,
           "plain": PlainParam}
 WEIGHTINGS = ("cout", "uniform")
+
+
+def segment_boundary(boundaries, sigma) -> np.ndarray:
+    """The lower boundary of the segment of each ``sigma``: the largest boundary below it.
+
+    Like :func:`~ideal_diffusion.distill.optima.lower_boundary` but for any sigma >= b_0, not
+    only grid values: sigma in (b_k, b_{k+1}] gives b_k, and sigma <= b_0 gives sigma itself.
+
+    Parameters
+    ----------
+    boundaries : (K,) ascending array
+    sigma : (B,) array
+
+    Returns
+    -------
+    b : (B,) array
+    """
+    b = np.asarray(boundaries, dtype=np.float64)
+    s = np.asarray(sigma, dtype=np.float64)
+    k = np.searchsorted(b, s, side="left") - 1
+    return np.where(k < 0, s, b[np.maximum(k, 0)])
 
 
 def make_student(d: int, param: str = "consistency", sigma_min: float = 0.002,
@@ -211,8 +234,13 @@ class CDResult:
     target_theta : (P,) array -- the target network's parameters phi^- (EMA)
     history : (steps,) array -- the training loss
     grid, boundaries : ascending arrays of grid values
-    solver : str
+    solver : str -- the teacher's one-step solver
     teacher_evals : int -- denoiser evaluations spent, counted per sample (Heun: 2 per step)
+    train : TrainConfig -- the optimiser settings (``train.ema`` is the target decay mu)
+    param : str -- the output parameterisation ("consistency", "jump", "jump_edm", "plain")
+    hidden, depth : int -- MLP width and number of hidden layers
+    weighting : str -- per-level loss weights ("cout" or "uniform")
+    train_seconds : float -- wall time of training (inflated on a busy machine)
     """
 
     model: Model
@@ -222,21 +250,66 @@ class CDResult:
     boundaries: np.ndarray
     solver: str
     teacher_evals: int
-    config: dict = field(default_factory=dict)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    param: str = "consistency"
+    hidden: int = 128
+    depth: int = 3
+    weighting: str = "cout"
+    train_seconds: float = 0.0
 
     def __call__(self, x, sigma, boundary=None):
-        """The online student; a boundary defaults to each sigma's segment lower boundary."""
-        s = np.broadcast_to(np.asarray(sigma, dtype=np.float64), (np.asarray(x).shape[0],))
-        if boundary is None and self.model.param.has_boundary:
-            boundary = lower_boundary(self.grid, self.boundaries, s)
-        return self.model(x, s, boundary)
+        """The online student; a boundary defaults to each sigma's segment lower boundary.
+
+        Parameters
+        ----------
+        x : (B, d) array
+        sigma : float or (B,) array in [s_1, s_N] (any value, not only grid values)
+        boundary : float or (B,) array, optional
+            When given, each entry must be the lower boundary of its sigma's segment (the
+            largest stored boundary below sigma), or sigma itself (f(x, b) = x); anything
+            else is a student this network was not trained as, and is refused.
+
+        Returns
+        -------
+        f : (B, d) array (one BLAS thread: the same bits whatever the thread variables)
+        """
+        x = np.asarray(x)
+        if x.ndim != 2:
+            raise ValueError(f"x must have shape (B, d), got {x.shape}")
+        s = np.broadcast_to(np.asarray(sigma, dtype=np.float64), (x.shape[0],))
+        lo, hi = self.grid[0], self.grid[-1]
+        if not np.all((s >= lo) & (s <= hi)):
+            raise ValueError(f"sigma must lie in [s_1, s_N] = [{lo:g}, {hi:g}] (the range the "
+                             f"student was trained on), got values in [{s.min():g}, {s.max():g}]")
+        if self.model.param.has_boundary:
+            own = segment_boundary(self.boundaries, s)
+            if boundary is None:
+                boundary = own
+            else:
+                given = np.broadcast_to(np.asarray(boundary, dtype=np.float64), s.shape)
+                if not np.all((given == own) | (given == s)):
+                    raise ValueError(
+                        "boundary must be, per sample, the lower boundary of sigma's segment "
+                        "(or sigma itself); this student's boundaries are "
+                        f"{self.boundaries.tolist()}")
+                boundary = given
+        with blas_threads(1):
+            return self.model(x, s, boundary)
+
+    @property
+    def config(self) -> dict:
+        """The settings as a plain dict (read-only view kept for the older runner modules)."""
+        t = self.train
+        return dict(solver=self.solver, param=self.param, mu=t.ema, steps=t.steps,
+                    batch=t.batch, lr=t.lr, warmup=t.warmup, hidden=self.hidden,
+                    depth=self.depth, seed=t.seed, weighting=self.weighting,
+                    weight_decay=t.weight_decay, train_seconds=self.train_seconds)
 
 
 def train_cd(denoiser, data, grid, solver: str = "heun", boundaries=None,
-             param: str = "consistency", mu: float = 0.0, steps: int = 2000, batch: int = 256,
-             lr: float = 2e-3, warmup: int = 100, hidden: int = 128, depth: int = 3,
-             seed: int = 0, progress=None, weighting: str = "cout",
-             weight_decay: float = 0.0, callback=None, callback_every: int = 50) -> CDResult:
+             train: TrainConfig = TrainConfig(ema=0.9), *, param: str = "consistency",
+             hidden: int = 128, depth: int = 3, weighting: str = "cout", callback=None,
+             callback_every: int = 50) -> CDResult:
     """Train a consistency student by CD against the ideal-denoiser teacher.
 
     Parameters
@@ -246,55 +319,73 @@ def train_cd(denoiser, data, grid, solver: str = "heun", boundaries=None,
     grid : (N,) array of grid sigmas (any order; see :func:`optima.distill_grid`)
     solver : {"euler", "heun"} -- the teacher's one-step solver
     boundaries : (K,) array of grid values containing s_1, or None (plain CD)
+    train : TrainConfig
+        Steps, batch, Adam (peak lr, warm-up clamped to the steps, cosine decay, clipping,
+        decoupled weight decay: a pull of every weight towards 0, i.e. of the plain student
+        towards the constant trivial solution), the seed of weights and batches (same seed,
+        same bits), the progress bar, the divergence bounds, and ``train.ema``: the EMA decay
+        mu of the target network phi^- (0: a stop-gradient copy of phi).
     param : {"consistency", "jump", "jump_edm", "plain"} -- "plain": no boundary condition
-    mu : float in [0, 1] -- EMA decay of the target network (0: stop-gradient)
-    steps, batch, lr, warmup : Adam with linear warm-up then cosine decay
     hidden, depth : MLP size
-    seed : int -- the one seed of weights and batches (same seed, same bits)
-    progress : bool or None -- tqdm bar (None: only in a terminal)
     weighting : {"cout", "uniform"} -- per-level loss weights (:func:`cd_weights`)
-    weight_decay : float >= 0 -- decoupled (AdamW) decay: a pull of every weight towards 0,
-        i.e. of the plain student towards the constant trivial solution f = F(., .; 0)
     callback : callable ``callback(step, model, target_theta)``, optional
         Called before the first step (step 0) and after every ``callback_every`` steps
         (``step`` = steps done) and after the last; it must not modify the model.
+    callback_every : int >= 1
 
     Returns
     -------
     CDResult
+
+    Raises
+    ------
+    ValueError
+        On a bad grid, boundaries, solver, parameterisation, weighting or sizes.
+    FloatingPointError
+        When training diverges (:func:`~ideal_diffusion.nn.fit`: the message names the step,
+        the loss and the cause).
     """
+    if not isinstance(train, TrainConfig):
+        raise TypeError(f"train must be a TrainConfig, got {type(train).__name__}")
+    if solver not in ("euler", "heun"):
+        raise ValueError(f"solver must be 'euler' or 'heun', got {solver!r}")
+    if weighting not in WEIGHTINGS:
+        raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
+    for name, value in (("hidden", hidden), ("depth", depth), ("callback_every", callback_every)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
     g = as_grid(grid)
     b_all = check_boundaries(g, boundaries)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(train.seed)
     model = make_student(data.d, param, g[0], hidden, depth, rng=rng)
     net = model.net
-    opt = Adam(net.theta, lr=lr, weight_decay=weight_decay, clip_norm=1.0)
-    ema = EMA(net.theta, mu)
+    opt = Adam(net.theta, lr=train.lr, weight_decay=train.weight_decay,
+               clip_norm=train.clip_norm)
+    ema = EMA(net.theta, train.ema)
     has_bc = param != "plain"
     evals_per_sample = 2 if solver == "heun" else 1
+    steps, batch = train.steps, train.batch
 
     low = lower_boundary(g, b_all, g)
     w_level = cd_weights(model, g, b_all, weighting)
 
     if callback is not None:
-        if int(callback_every) < 1:
-            raise ValueError(f"callback_every must be an integer >= 1, got {callback_every!r}")
         callback(0, model, ema.theta)
 
     def step(i):
         x_n, s_n, x_hat, s_prev, b = _draw(denoiser, data, g, low, batch, rng, solver)
         w = w_level[np.searchsorted(g, s_n)]
         loss, grad = cd_step_grad(model, ema.theta, x_n, s_n, x_hat, s_prev, b, has_bc, w)
-        opt.step(net.theta, grad, lr_schedule(i, lr, warmup, steps))
+        opt.step(net.theta, grad, train.lr_at(i))
         ema.update(net.theta)
         if callback is not None and ((i + 1) % callback_every == 0 or i + 1 == steps):
             callback(i + 1, model, ema.theta)
         return loss
 
     label = "CD" if b_all.size == 1 else f"MBCD K={b_all.size}"
-    history = fit(step, steps, progress=progress, desc=f"{label} ({param}, {solver})")
-    config = dict(solver=solver, param=param, mu=mu, steps=steps, batch=batch, lr=lr,
-                  hidden=hidden, depth=depth, seed=seed, weighting=weighting,
-                  weight_decay=weight_decay)
+    t0 = time.perf_counter()
+    history = fit(step, train, desc=f"{label} ({param}, {solver})", params=net.theta)
+    seconds = time.perf_counter() - t0
     return CDResult(model, ema.theta.copy(), history, g, b_all, solver,
-                    steps * batch * evals_per_sample, config)
+                    steps * batch * evals_per_sample, train, param, int(hidden), int(depth),
+                    weighting, seconds)

@@ -14,12 +14,14 @@ so the slowness of few-step sampling is in the optimum, not in the network.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .._rng import as_rng
-from ..nn import MLP, Adam, EDMPrecond, Model, blas_threads, fit, lr_schedule
+from ..nn import EMA, MLP, Adam, EDMPrecond, Model, TrainConfig, fit
 
-__all__ = ["train_denoiser_student", "student_error_by_sigma", "edm_loss_and_grad",
+__all__ = ["DenoiserStudent", "train_denoiser_student", "student_error_by_sigma", "edm_loss_and_grad",
            "P_MEAN", "P_STD"]
 
 P_MEAN, P_STD = -1.2, 1.2
@@ -54,61 +56,101 @@ def edm_loss_and_grad(model, x0, sigma, eps):
     return loss
 
 
-def train_denoiser_student(data, steps=2000, batch=256, hidden=64, depth=3, lr=3e-3,
-                           warmup=100, sigma_data=0.5, seed=0, progress=None, dtype=np.float64,
-                           threads=1, wide_frac=0.0, sigma_range=(0.002, 80.0)):
+@dataclass
+class DenoiserStudent:
+    """A trained denoiser student; ``student(x, sigma)`` is D_theta(x, sigma).
+
+    Attributes
+    ----------
+    model : Model
+        ``Model(MLP, EDMPrecond(sigma_data))`` (the EMA weights when ``train.ema > 0``).
+    history : (steps,) array
+        Loss per step.
+    train : TrainConfig
+        The optimiser settings it was trained with.
+    """
+
+    model: Model
+    history: np.ndarray
+    train: TrainConfig
+
+    def __call__(self, x, sigma):
+        """D_theta(x, sigma) (one BLAS thread).
+
+        Parameters
+        ----------
+        x : (B, d) array
+        sigma : float or (B,) array, > 0
+
+        Returns
+        -------
+        (B, d) array
+        """
+        return self.model(x, sigma)
+
+
+def train_denoiser_student(data, train: TrainConfig = TrainConfig(), *, hidden=64, depth=3,
+                           sigma_data=0.5, dtype=np.float64, wide_frac=0.0,
+                           sigma_range=(0.002, 80.0)) -> DenoiserStudent:
     """Train ``D_theta`` on ``data`` with the EDM diffusion loss (seeded, a few seconds).
 
     Parameters
     ----------
-    data : DeltaMixture (anything with ``.sample(n, rng) -> (n, d)`` and ``.d``)
-    steps : int
-        Adam steps (cosine learning-rate decay after ``warmup`` linear warm-up steps).
-    batch : int
-        Samples per step; each gets its own sigma ~ exp(N(P_MEAN, P_STD^2)) and noise.
+    data : DeltaMixture (anything with ``.sample(n, rng) -> (n, d)``)
+    train : TrainConfig
+        Steps, batch (each sample gets its own sigma ~ exp(N(P_MEAN, P_STD^2)) and noise),
+        Adam (peak lr, warm-up clamped to the steps, cosine decay, clipping, weight decay),
+        the one seed of the initial weights and every batch (same seed, bit-identical
+        parameters), the progress bar, the divergence bounds; ``train.ema > 0`` returns the
+        EMA of the weights.
     hidden, depth : int
         MLP width and number of hidden layers (SiLU).
-    lr : float
-        Peak learning rate.
     sigma_data : float
-        EDM preconditioning constant.
-    seed : int
-        Seeds the initial weights and every batch (same seed, bit-identical parameters).
-    progress : bool or None
-        tqdm bar (None: only on an interactive terminal).
+        EDM preconditioning constant, > 0.
     dtype : float64 or float32
     wide_frac : float in [0, 1]
         Fraction of each batch whose sigma is drawn log-uniformly on ``sigma_range`` instead of
         from EDM's log-normal (which puts only ~3% of its mass above sigma = 5 and ~0.02% above
         sigma = 20, so a pure-EDM student extrapolates at large sigma). 0 is the EDM loss exactly.
     sigma_range : (float, float)
-        Range of the log-uniform part.
-    threads : int or None
-        OpenBLAS threads while training (default 1: this network is too small for more to
-        help, and extra threads are very slow on a busy machine); None leaves it unchanged.
+        Range of the log-uniform part, 0 < low < high < inf.
 
     Returns
     -------
-    model : Model
-        ``Model(MLP, EDMPrecond(sigma_data))``; ``model(x, sigma)`` is D_theta.
-    history : (steps,) array
-        Loss per step.
+    DenoiserStudent
+
+    Raises
+    ------
+    TypeError
+        If ``train`` is not a TrainConfig.
+    ValueError
+        On bad sizes, ``wide_frac`` or ``sigma_range``.
+    FloatingPointError
+        When training diverges (the message names the step, the loss and the cause).
     """
-    for name, value, lo in (("steps", steps, 0), ("batch", batch, 1), ("hidden", hidden, 1),
-                            ("depth", depth, 1), ("warmup", warmup, 0)):
-        if isinstance(value, bool) or int(value) != value or value < lo:
-            raise ValueError(f"{name} must be an integer >= {lo}, got {value!r}")
+    if not isinstance(train, TrainConfig):
+        raise TypeError(f"train must be a TrainConfig, got {type(train).__name__}")
+    for name, value in (("hidden", hidden), ("depth", depth)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    try:
+        wide_frac = float(wide_frac)
+    except (TypeError, ValueError):
+        raise ValueError(f"wide_frac must be a number in [0, 1], got {wide_frac!r}") from None
     if not 0.0 <= wide_frac <= 1.0:
         raise ValueError(f"wide_frac must lie in [0, 1], got {wide_frac}")
     lo, hi = (float(v) for v in sigma_range)
     if not 0 < lo < hi < np.inf:
         raise ValueError(f"sigma_range must satisfy 0 < low < high < inf, got {sigma_range}")
+    batch = train.batch
     n_wide = int(round(wide_frac * batch))
-    rng = as_rng(seed)
+    rng = as_rng(train.seed)
     d = int(np.asarray(data.sample(1, np.random.default_rng(0))).shape[1])
     net = MLP(d, hidden=hidden, depth=depth, rng=rng, dtype=dtype)
     model = Model(net, EDMPrecond(sigma_data))
-    opt = Adam(net.theta, lr=lr)
+    opt = Adam(net.theta, lr=train.lr, weight_decay=train.weight_decay,
+               clip_norm=train.clip_norm)
+    ema = EMA(net.theta, train.ema) if train.ema > 0 else None
 
     def step(i):
         x0 = data.sample(batch, rng)
@@ -116,12 +158,15 @@ def train_denoiser_student(data, steps=2000, batch=256, hidden=64, depth=3, lr=3
                                        rng.uniform(np.log(lo), np.log(hi), n_wide)]))
         eps = rng.standard_normal(x0.shape)
         loss = edm_loss_and_grad(model, x0, sigma, eps)
-        opt.step(net.theta, net.grad, lr=lr_schedule(i, lr, min(warmup, steps), steps))
+        opt.step(net.theta, net.grad, lr=train.lr_at(i))
+        if ema is not None:
+            ema.update(net.theta)
         return loss
 
-    with blas_threads(threads):
-        history = fit(step, steps, progress=progress, desc="denoiser student")
-    return model, history
+    history = fit(step, train, desc="denoiser student", params=net.theta)
+    if ema is not None:
+        net.theta[...] = ema.theta
+    return DenoiserStudent(model, history, train)
 
 
 def student_error_by_sigma(model, data, sigmas, n=2000, rng=0, denoiser=None):
@@ -132,8 +177,8 @@ def student_error_by_sigma(model, data, sigmas, n=2000, rng=0, denoiser=None):
 
     Parameters
     ----------
-    model : Model
-        The student ``D_theta``.
+    model : Model or DenoiserStudent
+        The student ``D_theta`` (any callable ``model(x, sigma)``).
     data : DeltaMixture
     sigmas : (S,) array, > 0
     n : int

@@ -49,7 +49,7 @@ import numpy as np
 from ..data import ring
 from ..denoiser import IdealDenoiser
 from ..geometry import exact_endpoints, sample_quality
-from ..nn import blas_threads
+from ..nn import TrainConfig
 from ..solvers import solve_ode
 from .cd import CDResult, train_cd
 from .mbcd import choose_boundaries
@@ -91,7 +91,7 @@ def student(K: int = 1, param: str | None = None, steps: int | None = None,
     ``param`` None: ``"consistency"`` for K = 1, ``CONFIG["mbcd_param"]`` (``"jump_edm"``) for
     K > 1. ``steps`` None: ``CONFIG["steps"]``, read at call time, so setting
     ``CONFIG["steps"]`` before any runner is called shrinks every student (the notebooks' FAST
-    mode does this). ``result.config["train_seconds"]`` holds the wall-clock training time
+    mode does this). ``result.train_seconds`` holds the wall-clock training time
     (one BLAS thread; inflated when other processes share the two cores).
     """
     if param is None:
@@ -106,13 +106,10 @@ def _student(K, param, steps, seed, weight_decay) -> CDResult:
     data, den, grid = setting()
     b = choose_boundaries(grid, K)
     c = CONFIG
-    t0 = time.perf_counter()
-    with blas_threads(1):
-        res = train_cd(den, data, grid, c["solver"], b, param, c["mu"], steps, c["batch"],
-                       c["lr"], 100, c["hidden"], c["depth"], seed, False, c["weighting"],
-                       weight_decay)
-    res.config["train_seconds"] = time.perf_counter() - t0
-    return res
+    train = TrainConfig(steps=steps, batch=c["batch"], lr=c["lr"], warmup=100, ema=c["mu"],
+                        seed=seed, weight_decay=weight_decay, progress=False)
+    return train_cd(den, data, grid, c["solver"], b, train, param=param, hidden=c["hidden"],
+                    depth=c["depth"], weighting=c["weighting"])
 
 
 def _heldout(sigma_idx, n, seed):
@@ -212,11 +209,11 @@ def collapse(steps: int = COLLAPSE["steps"], weight_decay: float = COLLAPSE["wei
             trace.append(np.median([_spread(model(x, s, b)) for x, s in zip(xs, levels)]))
             t_steps.append(i)
 
-        with blas_threads(1):
-            res = train_cd(den, data, grid, c["solver"], None, param, c["mu"], steps,
-                           COLLAPSE["batch"],
-                           c["lr"], 100, c["hidden"], c["depth"], c["seed"], False,
-                           c["weighting"], wd, cb, every)
+        train = TrainConfig(steps=steps, batch=COLLAPSE["batch"], lr=c["lr"], warmup=100,
+                            ema=c["mu"], seed=c["seed"], weight_decay=wd, progress=False)
+        res = train_cd(den, data, grid, c["solver"], None, train, param=param,
+                       hidden=c["hidden"], depth=c["depth"], weighting=c["weighting"],
+                       callback=cb, callback_every=every)
         sp = np.array([_spread(res(x, s)) for x, s in zip(xs, levels)])
         f = np.concatenate([res(x, s) for x, s in zip(xs, levels)])
         out.update({f"spread_{run}": sp, f"trace_{run}": np.array(trace),
@@ -340,11 +337,11 @@ def mbcd_vs_K(Ks=(1, 2, 4)) -> dict:
             out[f"{who}_basin"].append(q.frac_same_basin)
         out["student_vs_oracle"].append(float(np.median(np.linalg.norm(xs - xo, axis=1))))
         out["teacher_evals"].append(res.teacher_evals)
-        out["train_seconds"].append(res.config["train_seconds"])
+        out["train_seconds"].append(res.train_seconds)
         out["level_error"].append(student_vs_optimum(K, ct=False)["student"])
         out["boundaries"].append(res.boundaries)
         out["jump_error"].append(_jump_errors(res, orc, x_T, xo))
-        out["param"].append(res.config["param"])
+        out["param"].append(res.param)
     out = {k: (v if k in ("boundaries", "jump_error", "param") else np.asarray(v))
            for k, v in out.items()}
     out["K"] = np.asarray(Ks)

@@ -45,7 +45,7 @@ from __future__ import annotations
 import argparse
 import functools
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -53,7 +53,7 @@ import numpy as np
 from ..data import glyphs
 from ..denoiser import IdealDenoiser
 from ..geometry import exact_endpoints, sample_quality
-from ..nn import load_checkpoint, save_checkpoint
+from ..nn import TrainConfig, load_checkpoint, save_checkpoint
 from ..nn.threads import blas_threads
 from ..schedules import karras_sigmas
 from ..solvers import sample
@@ -111,14 +111,24 @@ def train_student(config: dict | None = None, steps: int | None = None,
             raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
         c["steps"] = int(steps)
     data, den, grid = image_data(c)
-    with blas_threads(1):
-        res = train_mbcd(den, data, grid, c["K"], solver=c["solver"], param=c["param"],
-                         mu=c["mu"], weighting=c["weighting"], steps=c["steps"],
-                         batch=c["batch"], lr=c["lr"], warmup=min(c["warmup"], c["steps"]),
-                         hidden=c["hidden"], depth=c["depth"], seed=c["seed"],
-                         progress=progress)
-    res.config = c
-    return res
+    train = TrainConfig(steps=c["steps"], batch=c["batch"], lr=c["lr"], warmup=c["warmup"],
+                        ema=c["mu"], seed=c["seed"], progress=progress)
+    res = train_mbcd(den, data, grid, c["K"], train, solver=c["solver"], param=c["param"],
+                     weighting=c["weighting"], hidden=c["hidden"], depth=c["depth"])
+    return ImageStudent(**{f.name: getattr(res, f.name) for f in fields(CDResult)},
+                        experiment=c)
+
+
+@dataclass
+class ImageStudent(CDResult):
+    """A :class:`CDResult` that also keeps the experiment's settings (``config``: the glyph
+    data, grid size, K and optimiser, as in :data:`CONFIG`), for checkpoints."""
+
+    experiment: dict = field(default_factory=dict)
+
+    @property
+    def config(self) -> dict:
+        return dict(self.experiment)
 
 
 def save_student(res: CDResult, path=CHECKPOINT) -> Path:
@@ -152,8 +162,11 @@ def load_student(path=CHECKPOINT) -> CDResult:
     if not (np.array_equal(grid, distill_grid(c["N"]))
             and np.array_equal(bounds, choose_boundaries(grid, c["K"]))):
         raise ValueError(f"{path}: stored grid/boundaries do not match N={c['N']}, K={c['K']}")
-    return CDResult(model, model.net.theta.copy(), np.array([extra["final_loss"]]), grid, bounds,
-                    c["solver"], int(extra["teacher_evals"]), dict(c))
+    train = TrainConfig(steps=c["steps"], batch=c["batch"], lr=c["lr"], warmup=c["warmup"],
+                        ema=c["mu"], seed=c["seed"])
+    return ImageStudent(model, model.net.theta.copy(), np.array([extra["final_loss"]]), grid,
+                        bounds, c["solver"], int(extra["teacher_evals"]), train, c["param"],
+                        c["hidden"], c["depth"], c["weighting"], experiment=dict(c))
 
 
 @dataclass(frozen=True)

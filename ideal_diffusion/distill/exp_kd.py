@@ -40,6 +40,7 @@ import numpy as np
 from ..data import ring
 from ..denoiser import IdealDenoiser
 from ..geometry import exact_endpoints, sample_quality
+from ..nn import TrainConfig
 from ..schedules import karras_sigmas
 from ..solvers import nfe, sample
 from .kd import KDResult, collect_pairs, noisy_pairs, regression_pairs, train_kd
@@ -78,8 +79,9 @@ def test_set(ring_n: int = CONFIG["ring"], n_test: int = CONFIG["n_test"], seed:
 
 
 def _train(pairs, c) -> KDResult:
-    return train_kd(pairs, steps=c["steps"], batch=c["batch"], lr=c["lr"], hidden=c["hidden"],
-                    depth=c["depth"], seed=c["seed"], progress=False, threads=1)
+    train = TrainConfig(steps=c["steps"], batch=c["batch"], lr=c["lr"], seed=c["seed"],
+                        progress=False)
+    return train_kd(pairs, train, hidden=c["hidden"], depth=c["depth"])
 
 
 @cache

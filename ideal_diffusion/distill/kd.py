@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..data import as_rng
-from ..nn import MLP, Adam, EDMPrecond, Model, blas_threads, fit, lr_schedule
+from ..nn import EMA, MLP, Adam, EDMPrecond, Model, TrainConfig, blas_threads, fit
 from ..solvers import nfe, sample
 
 __all__ = ["CountingDenoiser", "KDPairs", "KDResult", "collect_pairs", "noisy_pairs",
@@ -161,12 +161,16 @@ class KDResult:
 
     Attributes
     ----------
-    model : Model -- ``Model(MLP, EDMPrecond)``
+    model : Model -- ``Model(MLP, EDMPrecond)`` (the EMA weights when ``train.ema > 0``)
     history : (steps,) training loss
     sigma_max : float
     kind : str -- ``"teacher"`` (KD) or ``"x0"`` (diffusion-loss regression)
     teacher_evals, nfe_per_sample : int -- copied from the pairs
     train_seconds : float -- wall time of training (inflated on a busy machine)
+    train : TrainConfig -- the optimiser settings
+    hidden, depth : int -- MLP width and number of hidden layers
+    n_pairs : int -- size of the regression set
+    solver : str or None -- the teacher's solver (None for x0 pairs)
     """
 
     model: Model
@@ -176,63 +180,91 @@ class KDResult:
     teacher_evals: int
     nfe_per_sample: int
     train_seconds: float = 0.0
-    config: dict = field(default_factory=dict)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    hidden: int = 128
+    depth: int = 3
+    n_pairs: int = 0
+    solver: str | None = None
+
+    @property
+    def config(self) -> dict:
+        """The settings as a plain dict (read-only view kept for the older runner modules)."""
+        t = self.train
+        return dict(steps=t.steps, batch=t.batch, lr=t.lr, warmup=t.warmup, hidden=self.hidden,
+                    depth=self.depth, seed=t.seed, n_pairs=self.n_pairs, solver=self.solver)
 
     def __call__(self, x_T, sigma=None, boundary=None):
+        """f_phi(x_T, sigma_max) under one BLAS thread; ``sigma`` must be sigma_max if given."""
         x_T = np.asarray(x_T, dtype=np.float64)
         if sigma is not None and not np.allclose(sigma, self.sigma_max, rtol=1e-9, atol=0):
             raise ValueError(f"sigma must equal sigma_max = {self.sigma_max} (a KD student "
                              "is defined only there)")
-        return self.model(x_T, self.sigma_max)
+        with blas_threads(1):
+            return self.model(x_T, self.sigma_max)
 
 
-def train_kd(pairs: KDPairs, steps: int = 2000, batch: int = 256, lr: float = 3e-3,
-             warmup: int = 100, hidden: int = 128, depth: int = 3, sigma_data: float = 0.5,
-             seed: int = 0, progress=None, threads: int | None = 1) -> KDResult:
+def train_kd(pairs: KDPairs, train: TrainConfig = TrainConfig(), *, hidden: int = 128,
+             depth: int = 3, sigma_data: float = 0.5) -> KDResult:
     """Fit f_phi(x_T, sigma_max) to the pairs with Adam (mean squared error, minibatches).
 
     Parameters
     ----------
     pairs : KDPairs -- from :func:`collect_pairs` (KD) or :func:`regression_pairs` (contrast)
-    steps, batch : Adam steps and minibatch size (minibatches drawn with replacement)
-    lr, warmup : peak learning rate; linear warm-up then cosine decay to 0
+    train : TrainConfig
+        Steps, minibatch size (minibatches drawn with replacement), Adam (peak lr, warm-up
+        clamped to the steps, cosine decay, clipping, weight decay), the one seed of weights
+        and minibatches (same seed, same bits), the progress bar, the divergence bounds;
+        ``train.ema > 0`` returns the EMA of the weights.
     hidden, depth : MLP width and number of hidden layers
     sigma_data : EDM preconditioning constant (at sigma_max = 80 the network sees x_T / 80)
-    seed : int -- the one seed of weights and minibatches (same seed, same bits)
-    progress : bool or None -- tqdm bar (None: only in a terminal)
-    threads : OpenBLAS threads while training (1: the network is small)
 
     Returns
     -------
     KDResult
+
+    Raises
+    ------
+    TypeError
+        If ``pairs`` is not a KDPairs or ``train`` not a TrainConfig.
+    ValueError
+        On bad sizes.
+    FloatingPointError
+        When training diverges (the message names the step, the loss and the cause).
     """
     import time
 
-    for name, value, lo in (("steps", steps, 1), ("batch", batch, 1), ("hidden", hidden, 1),
-                            ("depth", depth, 1), ("warmup", warmup, 0)):
-        if isinstance(value, bool) or int(value) != value or value < lo:
-            raise ValueError(f"{name} must be an integer >= {lo}, got {value!r}")
     if not isinstance(pairs, KDPairs):
-        raise ValueError("pairs must be a KDPairs (collect_pairs or regression_pairs)")
-    rng = np.random.default_rng(seed)
+        raise TypeError("pairs must be a KDPairs (collect_pairs or regression_pairs), "
+                        f"got {type(pairs).__name__}")
+    if not isinstance(train, TrainConfig):
+        raise TypeError(f"train must be a TrainConfig, got {type(train).__name__}")
+    for name, value in (("hidden", hidden), ("depth", depth)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    rng = np.random.default_rng(train.seed)
     n, d = pairs.x_T.shape
     model = Model(MLP(d, hidden=hidden, depth=depth, rng=rng), EDMPrecond(sigma_data))
     net = model.net
-    opt = Adam(net.theta, lr=lr, clip_norm=1.0)
+    opt = Adam(net.theta, lr=train.lr, weight_decay=train.weight_decay,
+               clip_norm=train.clip_norm)
+    ema = EMA(net.theta, train.ema) if train.ema > 0 else None
     s = pairs.sigma_max
+    batch = train.batch
 
     def step(i):
         idx = rng.integers(0, n, size=batch)
         diff = model.forward(pairs.x_T[idx], s) - pairs.target[idx]
         loss = float(np.einsum("bd,bd->", diff, diff)) / batch
         model.backward((2.0 / batch) * diff, need_input_grad=False)
-        opt.step(net.theta, net.grad, lr_schedule(i, lr, min(warmup, steps), steps))
+        opt.step(net.theta, net.grad, train.lr_at(i))
+        if ema is not None:
+            ema.update(net.theta)
         return loss
 
     t0 = time.perf_counter()
-    with blas_threads(threads):
-        history = fit(step, steps, progress=progress, desc=f"KD ({pairs.kind})")
-    config = dict(steps=steps, batch=batch, lr=lr, warmup=warmup, hidden=hidden, depth=depth,
-                  seed=seed, n_pairs=n, solver=pairs.solver)
+    history = fit(step, train, desc=f"KD ({pairs.kind})", params=net.theta)
+    if ema is not None:
+        net.theta[...] = ema.theta
     return KDResult(model, history, s, pairs.kind, pairs.teacher_evals, pairs.nfe_per_sample,
-                    time.perf_counter() - t0, config)
+                    time.perf_counter() - t0, train, int(hidden), int(depth), int(n),
+                    pairs.solver)

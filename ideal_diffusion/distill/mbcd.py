@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..nn import TrainConfig
 from .cd import CDResult, train_cd
 from .optima import as_grid
 from .sampling import kjump_sample
@@ -46,10 +47,28 @@ def choose_boundaries(grid, K: int) -> np.ndarray:
     return g[pos]
 
 
-def train_mbcd(denoiser, data, grid, K: int, **kwargs) -> CDResult:
+def train_mbcd(denoiser, data, grid, K: int, train: TrainConfig = TrainConfig(ema=0.9),
+               **kwargs) -> CDResult:
     """Multi-boundary CD with :func:`choose_boundaries` (keyword arguments: :func:`train_cd`).
 
-    ``param`` defaults to ``"jump_edm"`` here (``train_cd``'s default is ``"consistency"``).
+    Parameters
+    ----------
+    denoiser, data, grid : as :func:`~ideal_diffusion.distill.cd.train_cd`
+    K : int, 1 <= K <= N - 1 -- number of boundaries (:func:`choose_boundaries`)
+    train : TrainConfig -- ``train.ema`` is the target decay mu
+    **kwargs
+        ``solver``, ``param``, ``hidden``, ``depth``, ``weighting``, ``callback``,
+        ``callback_every`` of ``train_cd``. ``param`` defaults to ``"jump_edm"`` here
+        (``train_cd``'s default is ``"consistency"``); ``boundaries`` is refused (it is what
+        ``K`` chooses).
+
+    Returns
+    -------
+    CDResult
     """
+    if "boundaries" in kwargs:
+        raise ValueError("boundaries must not be passed to train_mbcd (K chooses them); "
+                         "call train_cd(..., boundaries=...) for your own")
     kwargs.setdefault("param", "jump_edm")
-    return train_cd(denoiser, data, grid, boundaries=choose_boundaries(grid, K), **kwargs)
+    return train_cd(denoiser, data, grid, boundaries=choose_boundaries(grid, K), train=train,
+                    **kwargs)
