@@ -307,7 +307,8 @@ class CDResult:
 
 
 def train_cd(denoiser, data, grid, solver: str = "heun", boundaries=None,
-             train: TrainConfig = TrainConfig(ema=0.9), *, param: str = "consistency",
+             train: TrainConfig = TrainConfig(ema=0.9),  # noqa: B008 (frozen: immutable)
+             *, param: str = "consistency",
              hidden: int = 128, depth: int = 3, weighting: str = "cout", callback=None,
              callback_every: int = 50) -> CDResult:
     """Train a consistency student by CD against the ideal-denoiser teacher.

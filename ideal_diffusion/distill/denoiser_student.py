@@ -21,8 +21,8 @@ import numpy as np
 from .._rng import as_rng
 from ..nn import EMA, MLP, Adam, EDMPrecond, Model, TrainConfig, fit
 
-__all__ = ["DenoiserStudent", "train_denoiser_student", "student_error_by_sigma", "edm_loss_and_grad",
-           "P_MEAN", "P_STD"]
+__all__ = ["DenoiserStudent", "train_denoiser_student", "student_error_by_sigma",
+           "edm_loss_and_grad", "P_MEAN", "P_STD"]
 
 P_MEAN, P_STD = -1.2, 1.2
 
@@ -89,7 +89,8 @@ class DenoiserStudent:
         return self.model(x, sigma)
 
 
-def train_denoiser_student(data, train: TrainConfig = TrainConfig(), *, hidden=64, depth=3,
+def train_denoiser_student(data, train: TrainConfig = TrainConfig(),  # noqa: B008 (frozen)
+                           *, hidden=64, depth=3,
                            sigma_data=0.5, dtype=np.float64, wide_frac=0.0,
                            sigma_range=(0.002, 80.0)) -> DenoiserStudent:
     """Train ``D_theta`` on ``data`` with the EDM diffusion loss (seeded, a few seconds).

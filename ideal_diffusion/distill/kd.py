@@ -203,7 +203,8 @@ class KDResult:
             return self.model(x_T, self.sigma_max)
 
 
-def train_kd(pairs: KDPairs, train: TrainConfig = TrainConfig(), *, hidden: int = 128,
+def train_kd(pairs: KDPairs, train: TrainConfig = TrainConfig(),  # noqa: B008 (frozen)
+             *, hidden: int = 128,
              depth: int = 3, sigma_data: float = 0.5) -> KDResult:
     """Fit f_phi(x_T, sigma_max) to the pairs with Adam (mean squared error, minibatches).
 

@@ -47,7 +47,8 @@ def choose_boundaries(grid, K: int) -> np.ndarray:
     return g[pos]
 
 
-def train_mbcd(denoiser, data, grid, K: int, train: TrainConfig = TrainConfig(ema=0.9),
+def train_mbcd(denoiser, data, grid, K: int,
+               train: TrainConfig = TrainConfig(ema=0.9),  # noqa: B008 (frozen)
                **kwargs) -> CDResult:
     """Multi-boundary CD with :func:`choose_boundaries` (keyword arguments: :func:`train_cd`).
 

@@ -257,7 +257,7 @@ def _load(zf, path):
     if "config.npy" not in infos:
         raise ValueError(f"{path}: no 'config' entry, not a checkpoint")
     headers = {name: _read_header(zf, info, path) for name, info in infos.items()}
-    for name, (shape, dtype, _, _) in headers.items():
+    for name, (_, dtype, _, _) in headers.items():
         if dtype.hasobject:
             raise ValueError(f"{path}: member {name!r} holds Python objects; refusing pickled "
                              "content (allow_pickle=False)")
