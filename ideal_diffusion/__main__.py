@@ -1,28 +1,63 @@
-"""Command line: ``python -m ideal_diffusion figures [--out DIR] [--only NAME ...]`` and
-``python -m ideal_diffusion report [--out DIR]`` (the distillation summary table)."""
+"""Command line.
+
+* ``python -m ideal_diffusion figures [--out DIR] [--only NAME ...] [--list]`` -- every slide
+  figure (and, without ``--only``, the summary table);
+* ``python -m ideal_diffusion report [--out DIR]`` -- the summary table alone;
+* ``python -m ideal_diffusion retrain [--only NAME ...]`` -- remake the committed student
+  checkpoints, deterministically from their seeds.
+
+A usage error exits with status 2 and one line; a runtime error with status 1 and one line (no
+traceback). ``--out`` is checked for writability before anything is computed.
+"""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _check_writable(out: Path) -> str | None:
+    """None if ``out`` can be created and written, else the reason."""
+    out = Path(out)
+    probe = out
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        return f"--out {out}: {probe} is not a directory"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".write-test-"):
+            pass
+    except OSError as err:
+        return f"--out {out} is not writable ({err.strerror or err})"
+    return None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(
         prog="python -m ideal_diffusion",
         description=(
             "ideal-diffusion: regenerate the slide figures of the lecture "
             "'ODE-Based Diffusion Distillation' from exact (delta-mixture) computations."
         ),
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     fig = sub.add_parser(
         "figures",
-        help="make every registered slide figure (150 dpi PNG) and the summary table",
+        help="make every registered slide figure (150 dpi PNG, the GIF) and the summary table",
         description="Make the registered slide figures and, unless --only is given, the "
-                    "distillation summary table (summary.md/.csv, as 'report' does). "
-                    "Deterministic: same command, same bytes.",
+                    "summary table (summary.md/.csv, as 'report' does). Deterministic: same "
+                    "command, same bytes.",
     )
     fig.add_argument("--out", type=Path, default=Path("figures"),
                      help="output directory (default: ./figures)")
@@ -31,13 +66,39 @@ def main(argv=None) -> int:
     fig.add_argument("--list", action="store_true", help="list figure names and exit")
     rep = sub.add_parser(
         "report",
-        help="print the distillation summary table and save figures/summary.{md,csv}",
-        description="Teacher evaluations, sampling steps and error against the exact ODE for "
-                    "the plain teacher, KD, CD and MBCD (lecture row 22).",
+        help="print the summary table and save figures/summary.{md,csv}",
+        description="At NFE 1, 2 and 4: the plain teacher, each distilled student and its "
+                    "method's exact optimum (method error and training error).",
     )
     rep.add_argument("--out", type=Path, default=Path("figures"),
                      help="output directory (default: ./figures)")
-    args = parser.parse_args(argv)
+    ret = sub.add_parser(
+        "retrain",
+        help="remake the committed student checkpoints (deterministic, a few minutes)",
+        description="Retrain every committed student from its seed and overwrite its "
+                    "checkpoint in ideal_diffusion/checkpoints/.",
+    )
+    ret.add_argument("--only", nargs="+", metavar="NAME", help="retrain only these students")
+    return parser
+
+
+def _run(args, parser) -> int:
+    if args.command in ("figures", "report") and not getattr(args, "list", False):
+        reason = _check_writable(args.out)
+        if reason:
+            parser.error(reason)
+
+    if args.command == "retrain":
+        from ideal_diffusion.experiments.students import CHECKPOINTED, retrain_all
+
+        names = [s.name for s in CHECKPOINTED]
+        if args.only and set(args.only) - set(names):
+            parser.error(f"unknown student(s) {sorted(set(args.only) - set(names))}; "
+                         f"known: {names}")
+        t0 = time.perf_counter()
+        paths = retrain_all(args.only)
+        print(f"{len(paths)} checkpoint(s) in {time.perf_counter() - t0:.1f} s")
+        return 0
 
     if args.command == "report":
         from ideal_diffusion.report import write_report
@@ -47,28 +108,45 @@ def main(argv=None) -> int:
         print(f"wrote {md} and {csv_path} in {time.perf_counter() - t0:.1f} s")
         return 0
 
-    if args.command == "figures":
-        import matplotlib
+    import matplotlib
 
-        matplotlib.use("Agg")  # files only; a notebook importing the registry keeps its backend
-        from ideal_diffusion.figures import load_all, make_figures
+    matplotlib.use("Agg")  # files only; a notebook importing the registry keeps its backend
+    from ideal_diffusion.figures import load_all, make_figures
 
-        if args.list:
-            for spec in load_all().values():
-                print(f"{spec.name:32s} {spec.slide}")
-            return 0
-        t0 = time.perf_counter()
-        try:
-            paths = make_figures(args.out, args.only)
-        except ValueError as err:
-            parser.error(str(err))
-        if not args.only:  # the one command makes every figure *and* the table
-            from ideal_diffusion.report import write_report
+    registry = load_all()
+    if args.list:
+        for spec in registry.values():
+            print(f"{spec.name:32s} {spec.slide}")
+        return 0
+    unknown = [n for n in (args.only or []) if n not in registry]
+    if unknown:
+        parser.error(f"unknown figure name(s) {unknown}; see --list")
+    t0 = time.perf_counter()
+    paths = make_figures(args.out, args.only)
+    if not args.only:  # the one command makes every figure *and* the table
+        from ideal_diffusion.report import write_report
 
-            paths += write_report(args.out)
-            print(f"wrote {paths[-2]} and {paths[-1]}")
-        print(f"{len(paths)} file(s) in {time.perf_counter() - t0:.1f} s")
+        paths += write_report(args.out)
+        print(f"wrote {paths[-2]} and {paths[-1]}")
+    print(f"{len(paths)} file(s) in {time.perf_counter() - t0:.1f} s")
     return 0
+
+
+def main(argv=None) -> int:
+    """Run the command line; return the exit status (0 ok, 1 runtime error, 2 usage error)."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return _run(args, parser)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # one line, no traceback; IDEAL_DIFFUSION_DEBUG=1 shows it
+        if os.environ.get("IDEAL_DIFFUSION_DEBUG") == "1":
+            raise
+        print(f"{parser.prog}: error: {type(err).__name__}: {err}".splitlines()[0],
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ import numpy as np
 from .. import data as _data
 from ..denoiser import IdealDenoiser
 from ..metrics import nearest_point
-from ..schedules import karras_sigmas
+from ..schedules import sampling_grid
 from ..solvers import solve_ode
 
 __all__ = ["DATASETS", "SIGMA_MAX", "SIGMA_MIN", "Measurement", "Reference", "SummaryRow", "dataset",
@@ -65,12 +65,11 @@ def ideal_denoiser(name: str) -> IdealDenoiser:
 
 def sampler_sigmas(steps: int, sigma_min: float = SIGMA_MIN,
                    sigma_max: float = SIGMA_MAX) -> np.ndarray:
-    """The n-step sampler grid: ``steps + 1`` Karras values, **descending**, 80 -> 0.002, no 0."""
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
-    s = karras_sigmas(int(steps) + 1, sigma_min, sigma_max, append_zero=False)
-    s[0], s[-1] = sigma_max, sigma_min
-    return s
+    """The n-step sampler grid: ``steps + 1`` Karras values, **descending**, 80 -> 0.002, no 0.
+
+    (:func:`ideal_diffusion.schedules.sampling_grid`, the measurement convention.)
+    """
+    return sampling_grid(steps, sigma_min, sigma_max)
 
 
 def noise(d: int, n: int, seed: int, sigma_max: float = SIGMA_MAX) -> np.ndarray:

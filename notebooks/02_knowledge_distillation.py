@@ -1,5 +1,4 @@
-# Source of notebooks/02_knowledge_distillation.ipynb (built by notebooks/build_notebooks.py).
-# Cells are separated by "# %% [markdown]" / "# %%" markers; see the build script.
+# %% [markdown]" / "# %%" markers; see the build script.
 
 # %% [markdown]
 # # 2. Knowledge distillation

@@ -1,5 +1,4 @@
-# Source of notebooks/01_motivation.ipynb (built by notebooks/build_notebooks.py).
-# Cells are separated by "# %% [markdown]" / "# %%" markers; see the build script.
+# %% [markdown]" / "# %%" markers; see the build script.
 
 # %% [markdown]
 # # 1. Motivation: why are diffusion models slow?

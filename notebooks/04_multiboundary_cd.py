@@ -1,5 +1,4 @@
-# Source of notebooks/04_multiboundary_cd.ipynb (built by notebooks/build_notebooks.py).
-# Cells are separated by "# %% [markdown]" / "# %%" markers; see the build script.
+# %% [markdown]" / "# %%" markers; see the build script.
 
 # %% [markdown]
 # # 4. Multi-boundary consistency distillation

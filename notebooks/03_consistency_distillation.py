@@ -1,5 +1,4 @@
-# Source of notebooks/03_consistency_distillation.ipynb (built by notebooks/build_notebooks.py).
-# Cells are separated by "# %% [markdown]" / "# %%" markers; see the build script.
+# %% [markdown]" / "# %%" markers; see the build script.
 
 # %% [markdown]
 # # 3. Consistency distillation

@@ -1,0 +1,155 @@
+"""Summary slide, "Ours, 4 steps" vs "Teacher, 50 steps", on the real handwritten digits.
+
+Data: scikit-learn's 1,797 8 x 8 digits in [-1, 1] (d = 64); the teacher is their ideal
+denoiser. From the same held-out noises x_T = 80 z (:func:`~.common.reference`) we compare,
+every sample being the state at sigma_min = 0.002 (no final projection onto the data):
+
+* **Teacher, 50 steps**: Heun on the 50-step sampler grid (100 denoiser evaluations);
+* **Ours, K steps**: the K-boundary CD student (:mod:`.students`, a committed checkpoint),
+  sampled by K jumps s_N -> b_{K-1} -> ... -> b_0 = s_1 = sigma_min (K network evaluations);
+* **its exact optimum**: the same K jumps with
+  :class:`~ideal_diffusion.distill.optima.ConsistencyOracle`, the teacher's Heun chain along the
+  distillation grid -- what the student is trained to be;
+* **plain teacher, K evaluations**: Euler and DPM-Solver++(2M) with K steps -- few-step
+  diffusion without distillation: blurred averages of digits.
+
+Every sampler is measured against the exact ODE state at sigma_min: the median distance, the
+fraction of samples nearest the same training image, and the median distance to the nearest
+training image (how blurred the sample is).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from ..distill.optima import ConsistencyOracle
+from ..distill.sampling import kjump_sample
+from ..solvers import nfe, sample
+from ._cache import cached
+from .common import Measurement, measure, reference, sampler_sigmas
+from .students import CHECKPOINTED, student
+
+__all__ = ["Config", "ImagesResult", "Sampler", "plot", "run"]
+
+
+@dataclass(frozen=True)
+class Config:
+    """The slide figure's setting.
+
+    Attributes
+    ----------
+    K : int -- boundaries of the student (network evaluations at sampling)
+    teacher_steps : int -- Heun steps of the reference teacher
+    n : int -- held-out noises measured; seed : int -- their seed
+    show : int -- rows drawn in the figure (the first ``show`` noises, not selected)
+    """
+
+    K: int = 4
+    teacher_steps: int = 50
+    n: int = 400
+    seed: int = 2024
+    show: int = 8
+
+
+@dataclass(frozen=True, eq=False)
+class Sampler:
+    """One sampler's samples of the held-out noises and their quality."""
+
+    label: str
+    nfe: int
+    samples: np.ndarray
+    quality: Measurement
+
+
+@dataclass(frozen=True, eq=False)
+class ImagesResult:
+    """The samplers of :func:`run`, in figure order, and the exact states."""
+
+    config: Config
+    samplers: tuple
+    x_exact: np.ndarray
+    teacher_evals: int
+
+    def get(self, label: str) -> Sampler:
+        for s in self.samplers:
+            if s.label == label:
+                return s
+        raise KeyError(label)
+
+    def table(self) -> str:
+        """One line per sampler: NFE, median error, same image, median distance to data."""
+        lines = [f"{'sampler':<28}{'NFE':>5}{'median err':>12}{'same image':>12}{'to data':>10}"]
+        for s in self.samplers:
+            q = s.quality
+            lines.append(f"{s.label:<28}{s.nfe:>5}{q.err_median:>12.3f}{q.same_basin:>12.3f}"
+                         f"{q.dist_to_data_median:>10.3f}")
+        return "\n".join(lines)
+
+
+def _spec(K):
+    for s in CHECKPOINTED:
+        if s.data == "digits" and s.method == ("cd" if K == 1 else "mbcd") and s.K == K:
+            return s
+    raise ValueError(f"K must be one of the committed digit students' "
+                     f"{sorted({s.K for s in CHECKPOINTED if s.method != 'kd'})}, got {K!r}")
+
+
+@cached
+def run(cfg: Config = Config()) -> ImagesResult:
+    """Sample the held-out noises with every sampler and measure them (cached on ``cfg``)."""
+    spec = _spec(cfg.K)
+    ref = reference("digits", cfg.n, cfg.seed)
+    from .common import ideal_denoiser
+
+    den = ideal_denoiser("digits")
+    st = student(spec)
+    orc = ConsistencyOracle(den, st.grid, spec.solver, st.boundaries)
+    x_T = ref.x_T
+    teacher_grid = sampler_sigmas(cfg.teacher_steps)
+    few = sampler_sigmas(cfg.K)
+    rows = [
+        (f"Teacher, {cfg.teacher_steps} steps (Heun)", nfe("heun", teacher_grid),
+         sample(den, x_T, teacher_grid, "heun")),
+        (f"Ours, {cfg.K} steps", cfg.K, kjump_sample(st, x_T)),
+        (f"exact optimum, {cfg.K} jumps", cfg.K, kjump_sample(orc, x_T, st.grid, st.boundaries)),
+        (f"teacher Euler, {cfg.K} steps", cfg.K, sample(den, x_T, few, "euler")),
+        (f"teacher DPM++(2M), {cfg.K} steps", cfg.K, sample(den, x_T, few, "dpmpp_2m")),
+    ]
+    samplers = tuple(Sampler(lab, n, x, measure(x, ref)) for lab, n, x in rows)
+    return ImagesResult(cfg, samplers, ref.x_exact, int(st.teacher_evals))
+
+
+def _mosaic(images, size=8):
+    """(rows, size*size) images in [-1, 1] -> one (rows*size, size) column image."""
+    return np.concatenate([im.reshape(size, size) for im in images], axis=0)
+
+
+def plot(result: ImagesResult, axes=None):
+    """Columns: exact state, then each sampler's first ``show`` samples; NFE and error below.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    show = result.config.show
+    cols = [("exact ODE", None, result.x_exact)] + [(s.label, s, s.samples)
+                                                  for s in result.samplers]
+    if axes is None:
+        fig, axes = plt.subplots(1, len(cols), figsize=(1.55 * len(cols), 0.9 + 0.55 * show))
+    else:
+        fig = axes[0].figure
+    for ax, (label, s, x) in zip(axes, cols):
+        ax.imshow(_mosaic(x[:show]), cmap="gray_r", vmin=-1, vmax=1, interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        title = label.replace(", ", ",\n", 1)
+        ax.set_title(title, fontsize=8)
+        if s is not None:
+            ax.set_xlabel(f"NFE {s.nfe}\nerr {s.quality.err_median:.2f}", fontsize=8)
+        else:
+            ax.set_xlabel("state at\n$\\sigma_{min}$", fontsize=8)
+    fig.suptitle("Ours, few steps vs teacher, 50 steps (real 8x8 digits, state at "
+                 "$\\sigma_{min}$)", fontsize=10)
+    return fig

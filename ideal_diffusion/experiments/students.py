@@ -1,0 +1,194 @@
+"""Trained students too slow to train on every run: a spec, a committed checkpoint, a retrain.
+
+A :class:`StudentSpec` is a frozen record of everything that makes a student: the data set,
+the method (``"cd"`` for one boundary, ``"mbcd"`` for K boundaries, ``"kd"``), the grid, the
+teacher's solver, the network and its :class:`~ideal_diffusion.nn.TrainConfig`. Its checkpoint
+lives in ``ideal_diffusion/checkpoints/<spec.name>.npz`` and stores the spec, so
+:func:`load_student` refuses a file made from another spec (a stale checkpoint never passes
+for a fresh one). ``python -m ideal_diffusion retrain`` remakes every checkpoint of
+:data:`CHECKPOINTED` deterministically from its seed (same seed, same bits).
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..distill.cd import CDResult, train_cd
+from ..distill.kd import KDResult, collect_pairs, train_kd
+from ..distill.mbcd import choose_boundaries
+from ..distill.optima import distill_grid
+from ..nn import TrainConfig, load_checkpoint, save_checkpoint
+from .common import SIGMA_MAX, dataset, ideal_denoiser, noise, sampler_sigmas
+
+__all__ = ["CHECKPOINTED", "CHECKPOINT_DIR", "StudentSpec", "load_student", "retrain_all",
+           "student", "train_student"]
+
+CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
+METHODS = ("cd", "mbcd", "kd")
+
+
+@dataclass(frozen=True)
+class StudentSpec:
+    """Everything that makes one trained student (frozen: a cache key and a checkpoint id).
+
+    Attributes
+    ----------
+    data : str -- data set name (:func:`~.common.dataset`)
+    method : {"cd", "mbcd", "kd"}
+    K : int -- boundaries (network evaluations at sampling); 1 for "cd" and "kd"
+    N : int -- levels of the ascending distillation grid s_1 = 0.002 < ... < s_N = 80
+    solver : str -- the teacher's solver ("heun" or "euler"; KD: the sampler of the pairs)
+    teacher_steps : int -- KD only: steps of the teacher's sampler making the pairs
+    n_pairs : int -- KD only: number of counted (x_T, teacher sample) pairs
+    param : str -- CD output parameterisation
+    hidden, depth : int -- MLP size
+    train : TrainConfig
+    """
+
+    data: str
+    method: str
+    K: int = 1
+    N: int = 18
+    solver: str = "heun"
+    teacher_steps: int = 50
+    n_pairs: int = 8192
+    param: str = "jump_edm"
+    hidden: int = 256
+    depth: int = 3
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=3000, batch=256,
+                                                                   lr=2e-3, ema=0.9))
+
+    def __post_init__(self):
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
+        if self.method != "mbcd" and self.K != 1:
+            raise ValueError(f"K must be 1 for method {self.method!r}, got {self.K!r}")
+
+    @property
+    def name(self) -> str:
+        """The checkpoint file stem, e.g. ``digits_mbcd4``."""
+        return f"{self.data}_{self.method}{self.K if self.method == 'mbcd' else ''}"
+
+    @property
+    def path(self) -> Path:
+        return CHECKPOINT_DIR / f"{self.name}.npz"
+
+    def to_json(self) -> dict:
+        d = dataclasses.asdict(self)
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict) -> StudentSpec:
+        d = dict(d)
+        d["train"] = TrainConfig(**d["train"])
+        return cls(**d)
+
+
+def _kd_pair_seed(spec: StudentSpec) -> int:
+    return 10_000 + spec.train.seed
+
+
+def train_student(spec: StudentSpec) -> CDResult | KDResult:
+    """Train the student of ``spec`` (deterministic: one BLAS thread, the spec's seed)."""
+    data, den = dataset(spec.data), ideal_denoiser(spec.data)
+    t0 = time.perf_counter()
+    if spec.method == "kd":
+        x_T = noise(data.d, spec.n_pairs, _kd_pair_seed(spec))
+        pairs = collect_pairs(den, x_T, sampler_sigmas(spec.teacher_steps), spec.solver)
+        res = train_kd(pairs, spec.train, hidden=spec.hidden, depth=spec.depth)
+    else:
+        grid = distill_grid(spec.N)
+        b = choose_boundaries(grid, spec.K)
+        res = train_cd(den, data, grid, spec.solver, b, spec.train, param=spec.param,
+                       hidden=spec.hidden, depth=spec.depth)
+    res.train_seconds = time.perf_counter() - t0
+    return res
+
+
+def save_student(spec: StudentSpec, res, path=None) -> Path:
+    """Write ``res`` (trained from ``spec``) with its spec, atomically."""
+    path = spec.path if path is None else Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    extra = dict(spec=spec.to_json(), teacher_evals=int(res.teacher_evals),
+                 final_loss=float(np.mean(res.history[-100:])))
+    if isinstance(res, CDResult):
+        extra.update(grid=res.grid.tolist(), boundaries=res.boundaries.tolist())
+    return save_checkpoint(path, res.model, seed=int(spec.train.seed), **extra)
+
+
+def load_student(spec: StudentSpec, path=None):
+    """Load the committed student of ``spec``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no checkpoint (``python -m ideal_diffusion retrain`` makes it).
+    ValueError
+        If the checkpoint was made from another spec.
+    """
+    path = spec.path if path is None else Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: run 'python -m ideal_diffusion retrain'")
+    model, cfg = load_checkpoint(path)
+    extra = cfg.get("extra", {})
+    stored = extra.get("spec")
+    if not isinstance(stored, dict) or StudentSpec.from_json(stored) != spec:
+        raise ValueError(f"{path} was made from another spec; run "
+                         "'python -m ideal_diffusion retrain' to remake it")
+    history = np.array([extra["final_loss"]])
+    if spec.method == "kd":
+        return KDResult(model, history, SIGMA_MAX, "teacher", int(extra["teacher_evals"]),
+                        2 * spec.teacher_steps if spec.solver == "heun" else spec.teacher_steps,
+                        train=spec.train, hidden=spec.hidden, depth=spec.depth,
+                        n_pairs=spec.n_pairs, solver=spec.solver)
+    return CDResult(model, model.net.theta.copy(), history, np.asarray(extra["grid"]),
+                    np.asarray(extra["boundaries"]), spec.solver, int(extra["teacher_evals"]),
+                    train=spec.train, param=spec.param, hidden=spec.hidden, depth=spec.depth)
+
+
+_LOADED: dict = {}
+
+
+def student(spec: StudentSpec):
+    """The student of ``spec``: its checkpoint if committed, else trained now (cached)."""
+    if spec not in _LOADED:
+        try:
+            _LOADED[spec] = load_student(spec)
+        except FileNotFoundError:
+            _LOADED[spec] = train_student(spec)
+    return _LOADED[spec]
+
+
+def _digits(method, K=1, **kw) -> StudentSpec:
+    return StudentSpec("digits", method, K, **kw)
+
+
+#: The committed students (the digits rows of the summary and the images figure).
+CHECKPOINTED = (
+    _digits("cd", param="jump_edm"),
+    _digits("mbcd", 2),
+    _digits("mbcd", 4),
+    _digits("kd", train=TrainConfig(steps=3000, batch=256, lr=2e-3)),
+)
+
+
+def retrain_all(only=None, echo=print) -> list[Path]:
+    """Retrain and save every spec of :data:`CHECKPOINTED` (or those whose name is in ``only``)."""
+    names = [s.name for s in CHECKPOINTED]
+    if only:
+        bad = sorted(set(only) - set(names))
+        if bad:
+            raise ValueError(f"unknown student name(s) {bad}; known: {names}")
+    out = []
+    for spec in CHECKPOINTED:
+        if only and spec.name not in only:
+            continue
+        res = train_student(spec)
+        out.append(save_student(spec, res))
+        _LOADED.pop(spec, None)
+        echo(f"{spec.name}: trained in {res.train_seconds:.1f} s, wrote {out[-1]}")
+    return out

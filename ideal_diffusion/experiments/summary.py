@@ -1,0 +1,178 @@
+"""The summary slide as a table: at equal NFE, the plain teacher, each distilled student, and
+each method's exact optimum, split into **method error** and **training error**.
+
+For every data set (the asymmetric 2-D ``clusters`` and the real ``digits``) and NFE 1, 2, 4
+(plus the 50-step teacher), each row gives
+
+* ``err_median`` -- median |sample - exact ODE state at sigma_min| over the held-out noises
+  of :func:`~.common.reference` (the same noises for every row of a data set);
+* ``err_optimum_median`` -- the same for the method's **exact optimum** at that NFE: the
+  method error, what a perfect student of the method would still get wrong;
+* ``err_to_optimum_median`` -- median |student sample - exact optimum sample| of the same noise:
+  the training error;
+* ``same_basin`` -- the fraction of samples nearest the same data point as the exact state;
+* ``teacher_evals`` -- single-point teacher evaluations spent before sampling.
+
+Plain-teacher rows begin with "teacher" and name the solver. All samples are states at
+sigma_min = 0.002 (no final projection onto the data).
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from ..distill.optima import ConsistencyOracle
+from ..distill.sampling import kjump_sample
+from ..solvers import nfe as count_nfe
+from ..solvers import sample
+from ._cache import cached
+from .common import SummaryRow, ideal_denoiser, measure, reference, sampler_sigmas
+from .students import CHECKPOINTED, student
+
+__all__ = ["Config", "SummaryResult", "plot", "run", "teacher_rows"]
+
+SOLVER_LABEL = {"euler": "Euler", "heun": "Heun", "dpmpp_2m": "DPM-Solver++(2M)"}
+#: experiment modules that contribute 2-D rows through ``summary_rows(data)``
+ROW_MODULES = ("kd", "cd", "mbcd", "progressive", "flow")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Attributes: data sets, NFEs, the reference teacher's steps, held-out noises."""
+
+    datasets: tuple = ("clusters", "digits")
+    nfes: tuple = (1, 2, 4)
+    teacher_steps: int = 50
+    n: int = 400
+    seed: int = 2024
+
+
+@dataclass(frozen=True)
+class SummaryResult:
+    """The rows of the table, and the config that made them."""
+
+    config: Config
+    rows: tuple
+
+    def for_data(self, data: str) -> list:
+        return [r for r in self.rows if r.data == data]
+
+
+def _teacher_row(data, solver, steps, ref, note=""):
+    den = ideal_denoiser(data)
+    grid = sampler_sigmas(steps)
+    x = sample(den, ref.x_T, grid, solver)
+    q = measure(x, ref)
+    return SummaryRow(data, f"teacher {SOLVER_LABEL[solver]}, {steps} step"
+                      f"{'s' if steps > 1 else ''}", count_nfe(solver, grid), 0, q.err_median,
+                      None, None, q.same_basin, note)
+
+
+def teacher_rows(data: str, nfes=(1, 2, 4), teacher_steps: int = 50, n: int = 400,
+                 seed: int = 2024) -> list:
+    """The plain teacher samplers at each NFE (Heun only at even NFE), and the 50-step Heun."""
+    ref = reference(data, n, seed)
+    rows = []
+    for k in nfes:
+        rows.append(_teacher_row(data, "euler", k, ref))
+        if k % 2 == 0:
+            rows.append(_teacher_row(data, "heun", k // 2, ref))
+        rows.append(_teacher_row(data, "dpmpp_2m", k, ref))
+    rows.append(_teacher_row(data, "heun", teacher_steps, ref, "the reference teacher"))
+    return rows
+
+
+def _digits_rows(n, seed) -> list:
+    """KD, CD and multi-boundary CD students of the digits (committed checkpoints)."""
+    ref = reference("digits", n, seed)
+    den = ideal_denoiser("digits")
+    rows = []
+    for spec in CHECKPOINTED:
+        if spec.data != "digits":
+            continue
+        st = student(spec)
+        if spec.method == "kd":
+            x = st(ref.x_T)
+            x_opt = sample(den, ref.x_T, sampler_sigmas(spec.teacher_steps), spec.solver)
+            method, k = f"KD student (teacher Heun, {spec.teacher_steps} steps)", 1
+            note = "optimum: the teacher's own map"
+        else:
+            x = kjump_sample(st, ref.x_T)
+            orc = ConsistencyOracle(den, st.grid, spec.solver, st.boundaries)
+            x_opt = kjump_sample(orc, ref.x_T, st.grid, st.boundaries)
+            k = spec.K
+            method = "CD student" if spec.method == "cd" else f"multi-boundary CD student, K={k}"
+            note = f"optimum: the teacher's {spec.solver} chain on {spec.N} levels"
+        q, qo = measure(x, ref), measure(x_opt, ref)
+        to_opt = float(np.median(np.linalg.norm(x - x_opt, axis=1)))
+        rows.append(SummaryRow("digits", method, k, int(st.teacher_evals), q.err_median,
+                               qo.err_median, to_opt, q.same_basin, note))
+    return rows
+
+
+def _module_rows(data) -> list:
+    rows = []
+    for name in ROW_MODULES:
+        mod = importlib.import_module(f"{__package__}.{name}")
+        rows += list(mod.summary_rows(data))
+    return rows
+
+
+@cached
+def run(cfg: Config = Config()) -> SummaryResult:
+    """Every row of the table (trains the 2-D students; loads the committed digit students)."""
+    rows = []
+    for data in cfg.datasets:
+        rows += teacher_rows(data, cfg.nfes, cfg.teacher_steps, cfg.n, cfg.seed)
+        rows += _digits_rows(cfg.n, cfg.seed) if data == "digits" else _module_rows(data)
+    return SummaryResult(cfg, tuple(rows))
+
+
+def plot(result: SummaryResult, axes=None):
+    """Error against the exact ODE vs NFE, per data set: teachers as lines, students as filled
+    markers, exact optima as open markers of the same colour (log-log).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    datasets = result.config.datasets
+    if axes is None:
+        fig, axes = plt.subplots(1, len(datasets), figsize=(5.2 * len(datasets), 4.2))
+    axes = np.atleast_1d(axes)
+    fig = axes[0].figure
+    for ax, data in zip(axes, datasets):
+        rows = [r for r in result.rows if r.data == data]
+        teachers = {}
+        for r in rows:
+            if r.method.startswith("teacher") and r.nfe <= max(result.config.nfes):
+                solver = r.method.split(",")[0].removeprefix("teacher ")
+                teachers.setdefault(solver, []).append((r.nfe, r.err_median))
+        for solver, pts in teachers.items():
+            pts.sort()
+            ax.plot(*zip(*pts), "-o", ms=4, lw=1.5, color="0.55" if solver == "Euler" else None,
+                    label=f"teacher {solver}")
+        students = [r for r in rows if not r.method.startswith("teacher")]
+        families = sorted({r.method.split(",")[0].split(" (")[0] for r in students})
+        cmap = plt.get_cmap("tab10")
+        for i, fam in enumerate(families):
+            mine = [r for r in students if r.method.split(",")[0].split(" (")[0] == fam]
+            c = cmap((i + 3) % 10)
+            ax.scatter([r.nfe for r in mine], [r.err_median for r in mine], color=c, s=40,
+                       zorder=3, label=fam)
+            opt = [r for r in mine if r.err_optimum_median is not None]
+            ax.scatter([r.nfe for r in opt], [max(r.err_optimum_median, 1e-4) for r in opt],
+                       facecolor="none", edgecolor=c, s=60, zorder=3)
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xticks(result.config.nfes, [str(k) for k in result.config.nfes])
+        ax.set_xlabel("NFE (network / denoiser evaluations per sample)")
+        ax.set_ylabel("median |sample - exact ODE| at $\\sigma_{min}$")
+        ax.set_title(f"{data}: filled = student, open = its exact optimum")
+        ax.legend(fontsize=7, loc="lower left", framealpha=0.9)
+    fig.suptitle("Summary: at equal NFE, distilled students vs the plain teacher", fontsize=12)
+    fig.tight_layout()
+    return fig
