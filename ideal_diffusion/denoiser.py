@@ -37,6 +37,23 @@ the same path and gives the exact limit: the nearest data point(s), ties split b
 One exception keeps the cost bounded: a row with more than max(64, N / 16) candidates
 whose bound is at most 1e-8 (a posterior spread over many points at a moderate sigma,
 typical of images at sigma of a few pixel ranges) keeps its GEMM logits, good to 1e-8.
+
+Small problems (B * N <= 4096 and B * N * d <= 2^18, e.g. the lecture's 8-20 points in 2-D
+with a few hundred queries) skip all this: the per-call overhead of the GEMM path dominates
+there, and a direct (B, N, d) broadcast of the differences x - x0^j is faster (2-10x,
+measured by ``benchmarks/bench_denoiser.py --crossover``) and exact at every sigma > 0.
+
+float32. A float32 ``x`` is computed in float64 and the result rounded to float32: the
+logit GEMM in float32 could never meet the error bound above, so nearly every row was
+refined and float32 ran 7-74x slower than float64. In float64 it is as fast as float64 (the
+ratio is in the benchmark) and exact to float32 rounding; the sigma = 0 comparison (the
+nearest point) is made in float64 too, so a query off a midpoint by less than a float32 ulp
+still gets the nearest point.
+
+Tiny sigma. ``score``, ``velocity`` and ``jacobian`` divide by sigma twice instead of by
+sigma^2 (which underflows below ~1e-154) and raise ValueError where the result overflows
+the output dtype; ``log_density`` uses the exact logit log w_j - (|x - x0^j| / sigma)^2 / 2
+whatever sigma > 0, and is -inf only where log p is below the float64 range.
 """
 from __future__ import annotations
 
@@ -52,6 +69,8 @@ _LOGIT_FLOOR = -700.0  # exp below ~-708 is denormal and 9x slower; those weight
 _WINDOW = 50.0  # refined rows keep pairs with logit within 50 of the max: dropped < e^-50 each
 _LOGIT_TOL = 1e-12  # largest logit rounding error accepted from the GEMM (float64)
 _DENSE_ERR = 1e-8  # ... except in rows with many candidates, where up to this is accepted
+_DIRECT_MAX_BN = 4096  # direct broadcast path when B * N <= this ...
+_DIRECT_MAX_BND = 1 << 18  # ... and B * N * d <= this (crossover: benchmarks/bench_denoiser.py)
 
 
 def reference_denoiser(points, weights, x, sigma) -> np.ndarray:
@@ -81,6 +100,8 @@ def reference_denoiser(points, weights, x, sigma) -> np.ndarray:
 
 
 def _as_queries(x, d: int) -> np.ndarray:
+    if x is None:
+        raise ValueError(f"x must be a real (B, {d}) array, got None")
     a = np.asarray(x)
     if a.dtype.kind not in "fiu":
         raise ValueError(f"x must be a real array, got dtype {a.dtype}")
@@ -94,7 +115,12 @@ def _as_queries(x, d: int) -> np.ndarray:
 
 
 def _as_sigma(sigma, B: int, allow_zero: bool) -> np.ndarray:
-    s = np.asarray(sigma, dtype=np.float64)
+    if sigma is None or isinstance(sigma, (str, bytes)):
+        raise ValueError(f"sigma must be a real number or a ({B},) array, got {sigma!r}")
+    s = np.asarray(sigma)
+    if s.dtype.kind not in "fiu":
+        raise ValueError(f"sigma must be a real number or a ({B},) array, got dtype {s.dtype}")
+    s = s.astype(np.float64)
     if s.ndim == 0:
         s = np.full(B, float(s))
     elif s.shape != (B,):
@@ -107,6 +133,16 @@ def _as_sigma(sigma, B: int, allow_zero: bool) -> np.ndarray:
     elif np.any(s <= 0):
         raise ValueError(f"sigma must be > 0 here, got min {s.min()!r}")
     return s
+
+
+def _finite(v, dtype, name: str, s) -> np.ndarray:
+    """``v`` cast to ``dtype``, refusing values that overflow it (a sigma too small)."""
+    out = v.astype(dtype, copy=False)
+    if not np.all(np.isfinite(out)):
+        raise ValueError(
+            f"{name} overflows {np.dtype(dtype).name} at sigma = {float(np.min(s)):g}: it "
+            f"scales like 1/sigma^2 (1/sigma for velocity), so sigma must be larger there")
+    return out
 
 
 def _row_max(z):
@@ -191,11 +227,61 @@ class IdealDenoiser:
         ValueError
             On a wrong shape, non-finite x, or negative / non-finite sigma.
         """
-        x = _as_queries(x, self.d)
-        s = _as_sigma(sigma, x.shape[0], allow_zero=True)
+        x_in = _as_queries(x, self.d)
+        s = _as_sigma(sigma, x_in.shape[0], allow_zero=True)
+        return self._D(x_in.astype(np.float64, copy=False), s).astype(x_in.dtype, copy=False)
+
+    def nearest_point(self, x) -> np.ndarray:
+        """D(x, sigma -> 0): the nearest data point of each query (the sigma = 0 limit).
+
+        Equal to ``self(x, 0.0)``. Distances are compared in float64 (also for a float32
+        ``x``); a query equidistant from several points gets their weighted average
+        (ties split by weight, as the limit of the softmax). For a Gaussian mixture with
+        non-singular covariances it is D(x, 0) = x.
+
+        Parameters
+        ----------
+        x : (B, d) array
+
+        Returns
+        -------
+        x0 : (B, d) array, same dtype as ``x``
+        """
+        return self(x, 0.0)
+
+    def _D(self, x, s):
+        """D on validated float64 queries ``x`` (B, d) and levels ``s`` (B,)."""
         if not self.is_delta:
-            return self._gmm(x, s)[0].astype(x.dtype, copy=False)
-        paug = self._table(x.dtype)[1]
+            return self._gmm(x, s)[0]
+        B, N = x.shape[0], self._points.shape[0]
+        if B * N <= _DIRECT_MAX_BN and B * N * self.d <= _DIRECT_MAX_BND:
+            out, bad = self._direct(x, s)
+            if bad.size:
+                out[bad] = self._gemm_D(x[bad], s[bad])
+            return out
+        return self._gemm_D(x, s)
+
+    def _direct(self, x, s):
+        """Small problems: D from direct differences, (B, N, d) in one block.
+
+        Returns (D, rows it cannot do): sigma = 0, or sigma^2 so small that the logits
+        overflow; those go to the GEMM path's exact limit.
+        """
+        diff = x[:, None, :] - self._points[None]
+        z = np.einsum("bnd,bnd->bn", diff, diff)
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            z *= (-0.5 / (s * s))[:, None]
+            z += self._logw
+            m = _row_max(z)
+            bad = np.flatnonzero(~np.isfinite(m) | (s == 0))
+            z -= m[:, None]
+        np.maximum(z, _LOGIT_FLOOR, out=z)  # also turns the NaN of bad rows into numbers
+        np.exp(z, out=z)
+        num = z @ self._paug
+        return num[:, :-1] / num[:, -1:], bad
+
+    def _gemm_D(self, x, s):
+        paug = self._table(np.float64)[1]
         out = np.empty_like(x)
         num = np.empty((min(x.shape[0], self._step()), self.d + 1), dtype=x.dtype)
         for c in self._logit_chunks(x, s):
@@ -225,11 +311,12 @@ class IdealDenoiser:
         -------
         pi : (B, N) array (N = number of points, or of components for a Gaussian mixture)
         """
-        x = _as_queries(x, self.d)
+        x_in = _as_queries(x, self.d)
+        x = x_in.astype(np.float64, copy=False)
         s = _as_sigma(sigma, x.shape[0], allow_zero=True)
         if not self.is_delta:
-            return self._gmm(x, s)[1].astype(x.dtype, copy=False)
-        out = np.zeros((x.shape[0], self.data.N), dtype=x.dtype)
+            return self._gmm(x, s)[1].astype(x_in.dtype, copy=False)
+        out = np.zeros((x.shape[0], self.data.N))
         sup = self._support
         for c in self._logit_chunks(x, s):
             if c.z.shape[0]:
@@ -244,19 +331,31 @@ class IdealDenoiser:
                 tot = np.asarray(e.sum(axis=1))[:, 0]
                 ii = np.repeat(c.lo + c.rows, np.diff(e.indptr))
                 out[ii, sup[e.indices]] = e.data / np.repeat(tot, np.diff(e.indptr))
-        return out
+        return out.astype(x_in.dtype, copy=False)
 
     def score(self, x, sigma) -> np.ndarray:
-        """grad_x log p_sigma(x) = (D(x, sigma) - x) / sigma^2, shape (B, d); sigma > 0."""
-        x = _as_queries(x, self.d)
-        s = _as_sigma(sigma, x.shape[0], allow_zero=False).astype(x.dtype)
-        return (self(x, s) - x) / (s * s)[:, None]
+        """grad_x log p_sigma(x) = (D(x, sigma) - x) / sigma^2, shape (B, d); sigma > 0.
+
+        Computed in float64 as ((D - x) / sigma) / sigma, so sigma^2 never underflows;
+        ValueError where the score itself overflows x's dtype (|D - x| / sigma^2 above
+        ~1.8e308 in float64 or ~3.4e38 in float32: sigma too small for that query).
+        """
+        x_in = _as_queries(x, self.d)
+        x = x_in.astype(np.float64, copy=False)
+        s = _as_sigma(sigma, x.shape[0], allow_zero=False)[:, None]
+        with np.errstate(over="ignore"):
+            return _finite((self._D(x, s[:, 0]) - x) / s / s, x_in.dtype, "score", s)
 
     def velocity(self, x, sigma) -> np.ndarray:
-        """The VE PF-ODE field dx/dsigma = (x - D(x, sigma)) / sigma, shape (B, d); sigma > 0."""
-        x = _as_queries(x, self.d)
-        s = _as_sigma(sigma, x.shape[0], allow_zero=False).astype(x.dtype)
-        return (x - self(x, s)) / s[:, None]
+        """The VE PF-ODE field dx/dsigma = (x - D(x, sigma)) / sigma, shape (B, d); sigma > 0.
+
+        Computed in float64; ValueError where it overflows x's dtype (sigma too small).
+        """
+        x_in = _as_queries(x, self.d)
+        x = x_in.astype(np.float64, copy=False)
+        s = _as_sigma(sigma, x.shape[0], allow_zero=False)[:, None]
+        with np.errstate(over="ignore"):
+            return _finite((x - self._D(x, s[:, 0])) / s, x_in.dtype, "velocity", s)
 
     def jacobian(self, x, sigma) -> np.ndarray:
         """dD/dx = Cov[x0 | x] / sigma^2 (Tweedie), shape (B, d, d), symmetric PSD; sigma > 0.
@@ -264,37 +363,47 @@ class IdealDenoiser:
         Computed from centred differences (x0^j - D) so a concentrated posterior does not
         cancel; memory O(chunk * N * d), meant for small d.
         """
-        x = _as_queries(x, self.d)
+        x_in = _as_queries(x, self.d)
+        x = x_in.astype(np.float64, copy=False)
         s = _as_sigma(sigma, x.shape[0], allow_zero=False)
+        s3 = s[:, None, None]
         if not self.is_delta:
             cov = self._gmm(x, s, want_cov=True)[2]
-            return (cov / (s * s)[:, None, None]).astype(x.dtype, copy=False)
-        D = self(x, s)
+            with np.errstate(over="ignore"):
+                return _finite(cov / s3 / s3, x_in.dtype, "jacobian", s)
+        D = self._D(x, s)
         p = self.posterior(x, s)
-        y = self.data.points.astype(x.dtype)
+        y = self.data.points
         B, N = p.shape
-        out = np.empty((B, self.d, self.d), dtype=x.dtype)
+        out = np.empty((B, self.d, self.d))
         step = max(1, _CHUNK_ELEMS // max(1, N * self.d))
         for lo in range(0, B, step):
             diff = y[None, :, :] - D[lo:lo + step, None, :]  # (b, N, d)
             out[lo:lo + step] = np.einsum("bn,bni,bnj->bij", p[lo:lo + step], diff, diff)
-        return out / (s * s).astype(x.dtype)[:, None, None]
+        with np.errstate(over="ignore"):
+            return _finite(out / s3 / s3, x_in.dtype, "jacobian", s)
 
     def log_density(self, x, sigma) -> np.ndarray:
-        """log p_sigma(x): the data density convolved with N(0, sigma^2 I), (B,); sigma > 0."""
+        """log p_sigma(x): the data density convolved with N(0, sigma^2 I), (B,); sigma > 0.
+
+        Right at every sigma > 0, however small (the logits are exact there, see the
+        module notes); -inf only where log p_sigma(x) is below the float64 range.
+        """
         x_in = _as_queries(x, self.d)
         x = x_in.astype(np.float64)
         s = _as_sigma(sigma, x.shape[0], allow_zero=False)
         if not self.is_delta:
             return self._gmm(x, s)[3].astype(x_in.dtype, copy=False)
         out = np.empty(x.shape[0])
-        for c in self._logit_chunks(x, s):
+        for c in self._logit_chunks(x, s, exact=True):
             if c.z.shape[0]:
                 out[c.at] = c.shift[c.dense] + np.log(np.exp(c.z).sum(axis=1))
             if c.sparse is not None:
                 tot = np.asarray(c.sparse_exp().sum(axis=1))[:, 0]
-                out[c.lo + c.rows] = c.shift[c.rows] + np.log(tot)
-        out -= 0.5 * self.d * np.log(2 * np.pi * s * s)
+                with np.errstate(divide="ignore"):  # log 0: log p below the float range
+                    out[c.lo + c.rows] = c.shift[c.rows] + np.log(tot)
+        # log(2 pi sigma^2) as 2 log sigma + log 2 pi: sigma^2 may underflow, log sigma not
+        out -= self.d * (np.log(s) + 0.5 * np.log(2 * np.pi))
         return out.astype(x_in.dtype, copy=False)
 
     # ------------------------------------------------------------------ delta mixture
@@ -319,13 +428,15 @@ class IdealDenoiser:
             self._tables[key] = (yaug, paug, bounds)
         return self._tables[key]
 
-    def _logit_chunks(self, x, s):
+    def _logit_chunks(self, x, s, exact=False):
         """Yield a :class:`_Chunk` of logits per block of rows (see the module notes).
 
         Rows whose GEMM logits are accurate ("dense") come as a block ``z`` of
         logit - row max, clipped at -700, in a buffer the next chunk reuses; refined rows
         come as a sparse matrix of their candidates' exact logit - row max (all other
-        weights are 0). ``shift`` is every row's max logit (for log_density).
+        weights are 0). ``shift`` is every row's max logit (for log_density). With
+        ``exact`` the rows whose logits would overflow keep their true logits
+        log w_j - |x - x0^j|^2 / (2 sigma^2) instead of the sigma -> 0 limit (log_density).
         """
         dt = x.dtype
         fin = np.finfo(dt)
@@ -377,14 +488,14 @@ class IdealDenoiser:
                 dense = np.flatnonzero(~refined)
                 c = _Chunk(lo, dense, z[dense], shift)
                 c.rows = rows
-                c.sparse, shift[rows] = self._refine(x[lo:hi], s2[lo:hi], zero[lo:hi],
-                                                     rows, ii, jj, dt)
+                c.sparse, shift[rows] = self._refine(x[lo:hi], s[lo:hi], zero[lo:hi],
+                                                     rows, ii, jj, dt, exact)
             if c.z.shape[0]:
                 c.z -= m[c.dense, None]
                 np.maximum(c.z, _LOGIT_FLOOR, out=c.z)
             yield c
 
-    def _refine(self, x, s2, zero, rows, ii, jj, dtype):
+    def _refine(self, x, s, zero, rows, ii, jj, dtype, exact=False):
         """Exact logits of the candidate pairs (rows[ii], jj), as a CSR matrix over ``rows``.
 
         Distances come from direct differences in float64 (x - x0^j is exact when the two
@@ -393,21 +504,35 @@ class IdealDenoiser:
         r = rows[ii]
         dist = np.empty(ii.size)
         step = max(1, _CHUNK_ELEMS // self.d)
+        # exact: |x - x0^j|^2 / sigma^2 from the scaled differences, so neither the squared
+        # distance nor sigma^2 underflows (sigma = 0 rows keep plain distances)
+        scale = np.where(s > 0, s, 1.0) if exact else None
         for a in range(0, ii.size, step):
             diff = x[r[a:a + step]].astype(np.float64) - self._points[jj[a:a + step]]
+            if exact:
+                with np.errstate(over="ignore"):
+                    diff /= scale[r[a:a + step], None]
             dist[a:a + step] = np.einsum("kd,kd->k", diff, diff)
         # ii is sorted (row-major nonzero) and every risky row has >= 1 candidate (its max)
         counts = np.bincount(ii, minlength=rows.size)
         starts = np.r_[0, np.cumsum(counts)[:-1]]
         logw = self._logw[jj]
+        sr = np.repeat(s[rows], counts)
         zc = np.repeat(zero[rows], counts)
-        with np.errstate(divide="ignore"):
-            logit = logw - dist / np.where(zc, 1.0, 2 * np.repeat(s2[rows], counts))
+        if exact:  # the true logit for every sigma > 0, in an order that cannot underflow
+            zc &= sr == 0
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            if exact:
+                logit = np.where(zc, 0.0, logw - 0.5 * dist)
+            else:
+                logit = np.where(zc, 0.0, logw - dist / (2 * sr * sr))
         if np.any(zc):  # sigma -> 0: the nearest point(s), exactly, weighted by w
             dmin = np.repeat(np.minimum.reduceat(dist, starts), counts)
             logit = np.where(zc, np.where(dist == dmin, logw, -np.inf), logit)
         lmax = np.maximum.reduceat(logit, starts)
-        logit -= np.repeat(lmax, counts)
+        with np.errstate(invalid="ignore"):
+            logit -= np.repeat(lmax, counts)  # -inf - -inf: a row below the float range
+        logit[np.isnan(logit)] = -np.inf
         indptr = np.r_[0, np.cumsum(counts)]
         z = sparse.csr_matrix((logit.astype(dtype), jj, indptr),
                               shape=(rows.size, self._points.shape[0]))
