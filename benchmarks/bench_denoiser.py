@@ -14,6 +14,12 @@ For each case (N data points, B queries, dimension d) it prints
 * the peak extra memory of one call (tracemalloc), against the size of a (B, N) float64
   block and of the (B, N, d) tensor the naive version needs.
 
+``--float32`` prints, per case of FLOAT32_CASES, float32 call time / float64 call time on
+the same queries (measured interleaved in the same run; the float32 path computes in float64,
+so the ratio should be about 1). ``--crossover`` prints GEMM-path time / direct-path time for
+small (N, B, d), the measurement behind the direct path's thresholds in ``denoiser.py``
+(> 1: the direct path is faster).
+
 Timings are the best of several repeats (this 2-core VM is noisy); compare ratios of the
 same run, not absolute numbers across runs. ``--quick`` runs fewer repeats.
 """
@@ -40,6 +46,10 @@ CASES = [  # (N, B, d, label)
     (2000, 256, 784, "28x28 images"),
     (10000, 128, 3072, "32x32x3 images"),
 ]
+FLOAT32_CASES = [(2000, 256, 784), (10000, 128, 3072)]  # (N, B, d)
+CROSSOVER_CASES = [(8, 64, 2), (8, 256, 2), (8, 1024, 2), (20, 256, 2), (20, 1024, 2),
+                   (64, 64, 2), (64, 16, 64), (64, 64, 64), (200, 16, 64), (10, 16, 784),
+                   (50, 256, 16), (10, 256, 784)]
 SIGMAS = (80.0, 1.0, 0.01)  # start of sampling (dense path), realistic, near the data
 NAIVE_LIMIT = 4 * 2**30  # bytes of the (B, N, d) float64 tensor above which naive is skipped
 
@@ -96,6 +106,39 @@ def peak_bytes(f):
     return peak
 
 
+def float32_ratios(repeats, rng):
+    """float32 call time / float64 call time of IdealDenoiser at FLOAT32_CASES, sigma = 1."""
+    print(f"{'N':>6} {'B':>5} {'d':>5} | {'f64 s/call':>10} {'f32 s/call':>10} "
+          f"{'f32/f64':>7} | {'max |D32 - D64|':>15}")
+    for N, B, d in FLOAT32_CASES:
+        points, x = make_case(N, B, d, 1.0, rng)
+        den = IdealDenoiser(points)
+        x32 = x.astype(np.float32)
+        t64, t32 = best_times([lambda: den(x, 1.0), lambda: den(x32, 1.0)], repeats)
+        err = np.abs(den(x32, 1.0).astype(np.float64) - den(x32.astype(np.float64), 1.0)).max()
+        print(f"{N:6d} {B:5d} {d:5d} | {t64:10.4f} {t32:10.4f} {t32 / t64:7.2f} | {err:15.2e}")
+
+
+def crossover(repeats, rng):
+    """GEMM path / direct path time on small problems (> 1: direct is faster)."""
+    import ideal_diffusion.denoiser as dm
+
+    print(f"{'N':>6} {'B':>5} {'d':>5} {'B*N':>6} {'B*N*d':>8} {'sigma':>6} | "
+          f"{'GEMM ms':>8} {'direct ms':>9} {'GEMM/direct':>11} | path chosen")
+    for N, B, d in CROSSOVER_CASES:
+        for sigma in (1.0, 0.01):
+            points, x = make_case(N, B, d, sigma, rng)
+            den = IdealDenoiser(points)
+            s = np.full(B, sigma)
+            t_gemm, t_direct = best_times(
+                [lambda: den._gemm_D(x, s), lambda: den._direct(x, s)], repeats, 0.05)
+            chosen = ("direct" if B * N <= dm._DIRECT_MAX_BN and B * N * d <= dm._DIRECT_MAX_BND
+                      else "GEMM")
+            print(f"{N:6d} {B:5d} {d:5d} {B * N:6d} {B * N * d:8d} {sigma:6g} | "
+                  f"{t_gemm * 1e3:8.3f} {t_direct * 1e3:9.3f} {t_gemm / t_direct:11.2f} | "
+                  f"{chosen}")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer repeats")
@@ -103,9 +146,19 @@ def main(argv=None):
                     help="OpenBLAS threads (default: OpenBLAS's choice, all cores)")
     ap.add_argument("--only", type=int, nargs="*", default=None,
                     help="indices of the cases to run (0-3)")
+    ap.add_argument("--float32", action="store_true",
+                    help="only the float32 / float64 time ratios")
+    ap.add_argument("--crossover", action="store_true",
+                    help="only the GEMM-vs-direct crossover on small problems")
     args = ap.parse_args(argv)
     repeats = 2 if args.quick else 5
     rng = np.random.default_rng(0)
+    if args.float32 or args.crossover:
+        if args.float32:
+            float32_ratios(repeats, rng)
+        if args.crossover:
+            crossover(repeats, rng)
+        return
 
     threads = os.environ.get("OPENBLAS_NUM_THREADS", "default")
     print(f"numpy {np.__version__}, {os.cpu_count()} CPUs, OpenBLAS threads: {threads}; "
@@ -149,6 +202,8 @@ def main(argv=None):
             print(f"{N:6d} {B:5d} {d:5d} {sigma:6g} | {1 / t:9.1f} {flops / t / 1e9:8.1f} "
                   f"{flops / t_gemm / 1e9:9.1f} {t_gemm / t:7.0%} | {naive} | "
                   f"{peak / 2**20:8.1f} {8 * B * N / 2**20:8.1f} {tensor / 2**20:10.0f}")
+    print()
+    float32_ratios(repeats, rng)
     print(f"\nnaive skipped where its (B, N, d) float64 tensor exceeds "
           f"{NAIVE_LIMIT / 2**30:.0f} GiB. 'of GEMM' = time of the two plain products of the"
           " same shapes / time of a call.")
