@@ -1,0 +1,176 @@
+"""Multi-boundary CD experiment (lecture slides "Multiboundary CD" and "Summary").
+
+:func:`run_mbcd` trains one student per K (K = 1 is the plain CD student of ``cfg.cd``, shared
+with :func:`.cd.run_cd` through the cache; K > 1 uses ``cfg.param``) and measures each against
+its exact per-segment optimum: per grid level (median |f - f*_K|), per jump (the final sample's
+error when only jump k is the student's, the other jumps exact), and as a K-jump sampler
+(K evaluations) against the exact ODE state at sigma_min of the reference noises.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from . import common
+from ._cache import cached
+from .cd import SUMMARY_CD, CDConfig, run_cd
+
+__all__ = ["MBCDConfig", "MBCDResult", "jump_errors", "plot_mbcd_vs_K", "run_mbcd",
+           "summary_rows"]
+
+
+@dataclass(frozen=True)
+class MBCDConfig:
+    """Attributes: ``cd`` (data, grid, network, training; its ``param`` is the K = 1
+    student's), ``param`` (the K > 1 students' parameterisation), ``Ks``."""
+
+    cd: CDConfig = CDConfig()
+    param: str = "jump_edm"
+    Ks: tuple = (1, 2, 4)
+
+    def student_config(self, K: int) -> CDConfig:
+        """The :class:`CDConfig` of the K-boundary student."""
+        return self.cd if K == 1 else replace(self.cd, K=int(K), param=self.param)
+
+
+@dataclass(frozen=True, eq=False)
+class MBCDResult:
+    """Per K (arrays of length M = len(Ks), lists of per-K arrays):
+
+    ``runs`` the :class:`.cd.CDRunResult` of each student; ``err`` / ``err_oracle`` median
+    |K-jump sample - exact ODE state at sigma_min| of the student / exact optimum;
+    ``same_basin`` / ``same_basin_oracle``; ``err_to_oracle`` median |student - oracle sample|;
+    ``teacher_evals`` (counted); ``level_sigma`` (L,) and ``level_error`` (M, L) median
+    |f - f*_K| on held-out points; ``boundaries`` and ``jump_error`` lists of (K,) arrays,
+    ascending (jump k lands on b_k).
+    """
+
+    config: MBCDConfig
+    Ks: np.ndarray
+    runs: tuple
+    err: np.ndarray
+    err_oracle: np.ndarray
+    same_basin: np.ndarray
+    same_basin_oracle: np.ndarray
+    err_to_oracle: np.ndarray
+    teacher_evals: np.ndarray
+    level_sigma: np.ndarray
+    level_error: np.ndarray
+    boundaries: list
+    jump_error: list
+
+
+def jump_errors(student, oracle, x_T) -> np.ndarray:
+    """Median |final sample - oracle sample| when only jump k is the student's (k = 0 bottom).
+
+    Jump k starts from the exact (oracle) state at its segment's top; every other jump is
+    exact. Returns a (K,) array ordered like the (ascending) boundaries.
+    """
+    b = oracle.boundaries
+    tops = np.append(b[1:], oracle.grid[-1])
+    B = x_T.shape[0]
+    jump = lambda f, x, k: f(x, np.full(B, tops[k]), np.full(B, b[k]))  # noqa: E731
+    full = x_T
+    for k in range(b.size - 1, -1, -1):
+        full = jump(oracle, full, k)
+    err = np.empty(b.size)
+    state = x_T
+    for k in range(b.size - 1, -1, -1):
+        y = jump(student, state, k)
+        for j in range(k - 1, -1, -1):
+            y = jump(oracle, y, j)
+        err[k] = np.median(np.linalg.norm(y - full, axis=1))
+        state = jump(oracle, state, k)
+    return err
+
+
+@cached
+def run_mbcd(cfg: MBCDConfig = MBCDConfig()) -> MBCDResult:
+    runs = tuple(run_cd(cfg.student_config(K)) for K in cfg.Ks)
+    ref = common.reference(cfg.cd.data, cfg.cd.n_test, cfg.cd.test_seed)
+    return MBCDResult(
+        cfg, np.asarray(cfg.Ks), runs,
+        np.array([r.measure.err_median for r in runs]),
+        np.array([r.measure_oracle.err_median for r in runs]),
+        np.array([r.measure.same_basin for r in runs]),
+        np.array([r.measure_oracle.same_basin for r in runs]),
+        np.array([r.err_to_oracle for r in runs]),
+        np.array([r.teacher_evals for r in runs]),
+        runs[0].level_sigma, np.stack([r.err_student for r in runs]),
+        [r.boundaries for r in runs],
+        [jump_errors(r.student, r.oracle, ref.x_T) for r in runs])
+
+
+def plot_mbcd_vs_K(result: MBCDResult, ax=None):
+    """K-jump error vs K, per-level error vs the per-segment optimum, per-jump errors (3 axes)."""
+    if ax is None:
+        fig, ax = plt.subplots(1, 3, figsize=(17, 5.2))
+    a1, a2, a3 = ax
+    fig = a1.figure
+    r = result
+    K = r.Ks
+    cols = plt.get_cmap("tab10")([0, 4, 2, 3, 5])
+    a1.semilogy(K, r.err, "o-", c="tab:blue", label="trained students")
+    a1.semilogy(K, r.err_oracle, "s--", c="tab:orange", label="exact per-segment optimum")
+    for j, k in enumerate(K):
+        a1.annotate(f"{r.same_basin[j]:.0%} on the exact\ndata point", (k, r.err[j]),
+                    textcoords="offset points", xytext=(6, 4), fontsize=7)
+    a1.set_xticks(K, [str(int(k)) for k in K])
+    a1.set_xlim(K.min() - 0.3, K.max() + 1.2)
+    a1.set_xlabel("boundaries K (= network evaluations)")
+    a1.set_ylabel(r"median |K-jump sample - exact ODE state at $\sigma_{min}$|")
+    a1.set_title("K-jump sampling, same $x_T$")
+    a1.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), fontsize=8, ncol=2)
+    s = r.level_sigma
+    for j, k in enumerate(K):
+        a2.loglog(s, r.level_error[j], "o-", c=cols[j],
+                  label=f"K = {k} ({r.runs[j].config.param})")
+        for bb in r.boundaries[j][1:]:
+            a2.axvline(bb, c=cols[j], ls=":", lw=1)
+    a2.set_xlabel(r"noise level $\sigma$ (dotted: boundaries)")
+    a2.set_ylabel(r"median $|f(x, \sigma) - f^*_K(x, \sigma)|$")
+    a2.set_title("Each student vs its per-segment optimum")
+    a2.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), fontsize=8, ncol=3)
+    w = 0.8 / len(K)
+    floor = 1e-4
+    for j, k in enumerate(K):
+        e = r.jump_error[j]
+        pos = np.arange(e.size) + (j - (len(K) - 1) / 2) * w
+        a3.bar(pos, np.maximum(e, floor), w, color=cols[j],
+               label=f"K = {k}: all jumps {r.err_to_oracle[j]:.3f}")
+    a3.set_yscale("log")
+    a3.set_ylim(floor, 1)
+    kmax = int(K.max())
+    a3.set_xticks(range(kmax), [f"jump to $b_{i}$" for i in range(kmax)])
+    a3.set_ylabel(f"median error of the final sample (floor {floor:g})")
+    a3.set_title("Only jump k by the student (the rest exact)")
+    a3.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), fontsize=8, ncol=3,
+              title="vs the optimum's K-jump sample", title_fontsize=8)
+    t = r.config.cd.train
+    fig.suptitle(f"Multi-boundary CD on {r.config.cd.data}: each student {t.steps} steps x "
+                 f"batch {t.batch}, N = {r.config.cd.N} {r.config.cd.solver} grid")
+    fig.tight_layout()
+    return fig
+
+
+#: the MBCD students of the summary table
+SUMMARY_MBCD = MBCDConfig(cd=SUMMARY_CD, Ks=(2, 4))
+
+
+def summary_rows(data: str = "clusters") -> list:
+    """Summary rows of MBCD at K = NFE = 2 and 4; the optimum is the per-segment
+    :class:`~ideal_diffusion.distill.optima.ConsistencyOracle` sampled by the same K jumps."""
+    cfg = replace(SUMMARY_MBCD, cd=replace(SUMMARY_MBCD.cd, data=data))
+    r = run_mbcd(cfg)
+    rows = []
+    for j, K in enumerate(r.Ks):
+        c = r.runs[j].config
+        t = c.train
+        rows.append(common.SummaryRow(
+            data, f"MBCD (K={int(K)})", int(K), int(r.teacher_evals[j]), float(r.err[j]),
+            float(r.err_oracle[j]), float(r.err_to_oracle[j]), float(r.same_basin[j]),
+            f"MLP {c.hidden}x{c.depth} ({c.param}), {t.steps} steps x batch {t.batch}, "
+            f"mu {t.ema}; N={c.N} {c.solver} grid; {c.n_test} noises"))
+    return rows
