@@ -37,8 +37,15 @@ def direct_posterior(points, weights, x, sigma):
     return p / p.sum(axis=1, keepdims=True)
 
 
-def direct_denoiser(points, weights, x, sigma):
-    return direct_posterior(points, weights, x, sigma) @ points
+direct_denoiser = denmod.reference_denoiser  # the slide's formula, the one reference of D
+
+
+@pytest.fixture(params=["direct", "gemm"])
+def path(request, monkeypatch):
+    """Run a test on the direct (small-problem) path and again on the GEMM path."""
+    if request.param == "gemm":
+        monkeypatch.setattr(denmod, "_DIRECT_MAX_BN", 0)
+    return request.param
 
 
 def direct_log_density(points, weights, x, sigma):
@@ -77,7 +84,7 @@ def central_diff_jacobian(f, x, h):
 
 @pytest.mark.parametrize("scale", [1.0, 1e3])
 @pytest.mark.parametrize("d", [1, 2, 50])
-def test_matches_direct_formula(scale, d):
+def test_matches_direct_formula(scale, d, path):
     rng = np.random.default_rng(int(scale) + d)
     data = random_data(rng, 40, d, scale)
     den = IdealDenoiser(data)
@@ -201,7 +208,7 @@ def test_jacobian_is_central_difference_and_symmetric_psd(d):
         np.testing.assert_allclose(J, cov / sigma**2, rtol=0, atol=1e-12 * (1 + np.abs(J).max()))
 
 
-def test_limit_sigma_to_zero_is_nearest_point():
+def test_limit_sigma_to_zero_is_nearest_point(path):
     rng = np.random.default_rng(7)
     data = random_data(rng, 20, 2, 1.0)
     den = IdealDenoiser(data)
@@ -212,7 +219,7 @@ def test_limit_sigma_to_zero_is_nearest_point():
     np.testing.assert_allclose(den(x, 1e-6), data.points[nearest], rtol=0, atol=1e-15)
 
 
-def test_sigma_zero_ties_split_by_weight():
+def test_sigma_zero_ties_split_by_weight(path):
     # x on the bisector of two points: at sigma = 0 both are nearest, weights 1:3
     data = DeltaMixture([[-1.0, 0.0], [1.0, 0.0], [5.0, 5.0]], weights=[1.0, 3.0, 4.0])
     den = IdealDenoiser(data)
@@ -421,7 +428,7 @@ def test_no_nan_or_inf_anywhere():
         assert np.all(np.isfinite(den(x.astype(np.float32), sigma)))
 
 
-def test_small_sigma_cancellation_is_repaired():
+def test_small_sigma_cancellation_is_repaired(path):
     # data at scale 1e3, query between two points far from the data mean, sigma = 1e-3:
     # the expansion's error eps |x| |y| / sigma^2 ~ 1e-4 in a logit, the log-odds here is 1
     rng = np.random.default_rng(17)
@@ -464,7 +471,7 @@ def test_many_equidistant_candidates():
         np.testing.assert_allclose(den(x, sigma), pi_ref @ data.points, rtol=0, atol=tol)
 
 
-def test_float32_against_float64():
+def test_float32_against_float64(path):
     rng = np.random.default_rng(18)
     data = random_data(rng, 40, 3, 1.0)
     den = IdealDenoiser(data)
@@ -490,6 +497,7 @@ def test_float32_against_float64():
 
 
 def test_chunking_gives_the_same_result(monkeypatch):
+    monkeypatch.setattr(denmod, "_DIRECT_MAX_BN", 0)  # the chunked path is the GEMM one
     rng = np.random.default_rng(19)
     data = random_data(rng, 37, 3, 1.0)
     den = IdealDenoiser(data)
