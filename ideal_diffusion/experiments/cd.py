@@ -581,28 +581,36 @@ def plot_trajectories(result: TrajectoryResult, ax=None):
     norm = LogNorm(s[0], s[-1])
     pts = data.points
     lo, hi = pts.min(axis=0) - 0.6, pts.max(axis=0) + 0.6
+    def warp(x):  # radius r -> log10(1 + r / 0.1): the whole range, 0.002 .. 80, on one axes
+        r = np.linalg.norm(x, axis=-1, keepdims=True)
+        return x * np.log10(1 + r / 0.1) / np.maximum(r, 1e-300)
+
     for a, zoom in zip(ax, (False, True)):
-        a.scatter(*pts.T, s=60, marker="x", c="k", zorder=5, label="data points")
+        t = (lambda x: x) if zoom else warp
+        a.scatter(*t(pts).T, s=60, marker="x", c="k", zorder=5, label="data points")
         for j in range(r.states.shape[1]):
-            a.plot(*r.states[:, j].T, c="0.6", lw=1, zorder=1)
+            a.plot(*t(r.states[:, j]).T, c="0.6", lw=1, zorder=1)
             for i in range(s.size):
-                x, y = r.states[i, j], r.student[i, j]
+                x, y = t(r.states[i, j]), t(r.student[i, j])
                 c = cmap(norm(s[i]))
                 a.add_patch(FancyArrowPatch(x, y, arrowstyle="->", mutation_scale=8, color=c,
                                             lw=0.8, alpha=0.8, zorder=2))
                 a.scatter(*x, s=12, color=c, zorder=3)
         a.set_aspect("equal")
-        a.set_xlabel("$x_1$")
-        a.set_ylabel("$x_2$")
         if zoom:
+            a.set_xlabel("$x_1$")
+            a.set_ylabel("$x_2$")
             a.set_xlim(lo[0], hi[0])
             a.set_ylim(lo[1], hi[1])
-            a.set_title(r"Near the data ($\sigma \lesssim 1$)")
+            a.set_title(r"Near the data (linear axes)")
         else:
-            m = np.abs(r.states).max() * 1.05
+            m = np.abs(t(r.states)).max() * 1.05
             a.set_xlim(-m, m)
             a.set_ylim(-m, m)
-            a.set_title(r"Whole range, $\sigma$ = 80 down to 0.002")
+            a.set_xlabel(r"$x_1 \cdot \log_{10}(1 + |x| / 0.1) / |x|$")
+            a.set_ylabel(r"$x_2 \cdot \log_{10}(1 + |x| / 0.1) / |x|$")
+            a.set_title("Whole range, $\\sigma$ = 80 down to 0.002\n(radius compressed: "
+                        r"$|x| \to \log_{10}(1 + |x| / 0.1)$)")
     ax[1].legend(loc="upper right", fontsize=8)
     sm = plt.cm.ScalarMappable(cmap=cmap, norm=norm)
     fig.colorbar(sm, ax=list(ax), label=r"$\sigma$ of the state on the trajectory",
