@@ -1,9 +1,12 @@
 """The slide-figure registry: every figure the lecture needs, made by one command.
 
-Each figure is a no-argument function ``make() -> matplotlib.figure.Figure`` registered with
-:func:`register`; ``python -m ideal_diffusion figures`` imports the modules listed in
-``FIGURE_MODULES`` (which fills the registry) and saves each figure as ``<name>.png``
-at 150 dpi, with PNG metadata stripped so that the same command gives the same bytes.
+Each figure is a no-argument function ``make()`` registered with :func:`register`; it calls an
+experiment's ``plot(run(Config()))`` with the slide's fixed Config (notebooks call the same
+plot functions on what their own cells computed). ``python -m ideal_diffusion figures``
+imports the modules listed in ``FIGURE_MODULES`` (which fills the registry) and saves each
+figure as ``<name>.png`` at 150 dpi, with PNG metadata stripped so that the same command gives
+the same bytes; a ``make()`` returning a matplotlib animation is saved as ``<name>.gif``
+(Pillow, 80 dpi, 4 frames per second; also deterministic).
 """
 from __future__ import annotations
 
@@ -27,6 +30,8 @@ FIGURE_MODULES = [
     "ideal_diffusion.figures.kd",
     "ideal_diffusion.figures.cd",
     "ideal_diffusion.figures.images",
+    "ideal_diffusion.figures.flow",
+    "ideal_diffusion.figures.film",
 ]
 
 
@@ -35,12 +40,18 @@ class FigureSpec:
     name: str
     slide: str
     make: Callable[[], matplotlib.figure.Figure]
+    animated: bool = False
+
+    @property
+    def filename(self) -> str:
+        """``<name>.png``, or ``<name>.gif`` for an animation."""
+        return f"{self.name}.{'gif' if self.animated else 'png'}"
 
 
 REGISTRY: dict[str, FigureSpec] = {}
 
 
-def register(name: str, slide: str):
+def register(name: str, slide: str, animated: bool = False):
     """Decorator: add ``make()`` to the registry under ``name`` (the file stem).
 
     Parameters
@@ -49,12 +60,14 @@ def register(name: str, slide: str):
         File stem of the figure (``<name>.png``); unique across the registry.
     slide : str
         The lecture slide / claim the figure reproduces (shown in the gallery).
+    animated : bool
+        ``make()`` returns a matplotlib animation, saved as ``<name>.gif``.
     """
 
     def wrap(make):
         if name in REGISTRY:
             raise ValueError(f"figure name {name!r} is registered twice")
-        REGISTRY[name] = FigureSpec(name, slide, make)
+        REGISTRY[name] = FigureSpec(name, slide, make, animated)
         return make
 
     return wrap
@@ -115,12 +128,30 @@ def show(name: str, skip: bool | None = None):
         print(f"(FAST: figure {name!r} skipped; it is figures/{name}.png)")
         return
     fig = registry[name].make()
+    if hasattr(fig, "to_jshtml"):  # an animation
+        from IPython.display import HTML, display
+
+        display(HTML(fig.to_jshtml()))
+        plt.close(fig._fig)
+        return
     fig.set_dpi(plt.rcParams["figure.dpi"])
     plt.show()
 
 
+GIF_DPI = 80
+GIF_FPS = 4
+
+
 def save(fig, path: Path) -> Path:
-    """Save ``fig`` as a deterministic 150 dpi PNG (no software/date metadata)."""
+    """Save ``fig`` as a deterministic 150 dpi PNG (no software/date metadata), or an animation
+    as a deterministic GIF (``path`` with suffix .gif); return the path written."""
+    from matplotlib.animation import Animation, PillowWriter
+
+    if isinstance(fig, Animation):
+        path = Path(path).with_suffix(".gif")
+        fig.save(path, writer=PillowWriter(fps=GIF_FPS), dpi=GIF_DPI)
+        plt.close(fig._fig)
+        return path
     fig.savefig(path, dpi=DPI, metadata={"Software": None}, bbox_inches="tight")
     plt.close(fig)
     return path
@@ -146,7 +177,7 @@ def make_figures(out: Path, only: list[str] | None = None, echo=print) -> list[P
         style()
         t0 = time.perf_counter()
         fig = registry[name].make()
-        path = save(fig, out / f"{name}.png")
+        path = save(fig, out / registry[name].filename)
         written.append(path)
         echo(f"[{i}/{len(names)}] wrote {path} ({time.perf_counter() - t0:.1f} s)")
     return written
