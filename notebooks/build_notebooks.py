@@ -79,6 +79,7 @@ def build(name: str) -> tuple[Path, float, int]:
     """Execute ``<name>.py`` and write ``<name>.ipynb``; return (path, seconds, bytes)."""
     nb = make_notebook(name)
     env = {k: v for k, v in os.environ.items() if k != "IDEAL_DIFFUSION_FAST"}
+    env["IDEAL_DIFFUSION_STATIC"] = "1"  # sliders drawn as their static fallback only
     client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
                             record_timing=False, resources={"metadata": {"path": str(HERE)}})
     t0 = time.perf_counter()
