@@ -223,7 +223,7 @@ def plot_cd_student_vs_optimum(result: CDRunResult, ax=None):
     a1.set_ylabel(r"median $|f(x, \sigma) - f^*(x, \sigma)|$")
     a1.set_title(r"Distance to the exact CD optimum $f^*$ (held-out $x$)")
     a1.set_ylim(1e-3, 5)
-    a1.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize=8, ncol=1)
+    a1.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize=8, ncol=1)
     h = r.student.history
     k = 25
     a2.semilogy(np.arange(k - 1, h.size), np.convolve(h, np.ones(k) / k, mode="valid"),
@@ -367,7 +367,7 @@ def plot_collapse(result: CollapseResult, ax=None):
                   rf"(median over {len(r.level_sigma)} levels $\sigma$)")
     a2.set_title(f"Final spread / data spread: plain {r.ratio('plain'):.2f}, "
                  f"boundary {r.ratio('bc'):.2f}")
-    a2.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.17),
+    a2.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2),
               title=r"median distance to the CD optimum $f^*$", title_fontsize=8)
     a3.scatter(*r.samples_input.T, s=5, c="0.8", label=r"inputs $x$ (noisy data)")
     a3.scatter(*r.samples["bc"].T, s=7, c=C_STUDENT, alpha=0.5, label="boundary param.")
@@ -378,7 +378,7 @@ def plot_collapse(result: CollapseResult, ax=None):
     a3.set_ylabel("$x_2$")
     a3.set_title(rf"Outputs $f(x, \sigma = {r.samples_sigma:.2f})$: the plain run shrinks," "\n"
                  "the boundary run keeps the spread")
-    a3.legend(loc="upper center", bbox_to_anchor=(0.5, -0.17), fontsize=8, ncol=2)
+    a3.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize=8, ncol=2)
     fig.suptitle(r"CD without the boundary condition $f(x, s_1) = x$: "
                  f"{r.config.train.steps} steps, EMA target $\\mu$ = {r.config.train.ema}, "
                  "same seed and batches")
@@ -513,7 +513,7 @@ def plot_multistep(result: MultistepResult, ax=None):
     a1.set_xlabel("sampling steps (= network evaluations)")
     a1.set_ylabel(r"median distance (state at $\sigma_{min}$)")
     a1.set_title("Re-noising sharpens the sample\nbut departs from the ODE map of $x_T$")
-    a1.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
+    a1.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
     a2.plot(st, r.same_basin["student"], "o-", c=C_STUDENT, label="student")
     a2.plot(st, r.same_basin["oracle"], "s--", c=C_ORACLE, label="exact CD optimum")
     a2.set_ylim(0, 1.05)
@@ -521,7 +521,7 @@ def plot_multistep(result: MultistepResult, ax=None):
     a2.set_xlabel("sampling steps (= network evaluations)")
     a2.set_ylabel("fraction in the exact ODE state's basin")
     a2.set_title("Agreement with the ODE map of the same $x_T$")
-    a2.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
+    a2.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
     fig.tight_layout()
     return fig
 

@@ -226,8 +226,9 @@ def plot_kd_inherits_error(result: KDRunResult, ax=None):
     c = r.config
     if ax is None:
         fig = plt.figure(figsize=(21, 5.6))
-        gs = fig.add_gridspec(1, 5, width_ratios=[1, 1, 1, 0.8, 0.8], wspace=0.45)
-        ax = [fig.add_subplot(gs[0, i]) for i in range(5)]
+        gs = fig.add_gridspec(1, 6, width_ratios=[1, 1, 1, 0.3, 0.8, 0.8], wspace=0.35,
+                              left=0.04, right=0.99, top=0.8, bottom=0.24)
+        ax = [fig.add_subplot(gs[0, i]) for i in (0, 1, 2, 4, 5)]
     fig = ax[0].figure
     data = common.dataset(c.data)
     few = f"{c.solver_few.capitalize()} {c.steps_few}"
@@ -272,7 +273,7 @@ def plot_kd_inherits_error(result: KDRunResult, ax=None):
                  f"teacher lands where its teacher does (median distance {follow:.3f}),\n"
                  f"not on the exact ODE state; teacher evaluations spent on the pairs: "
                  f"{r.teacher_evals['few']:,} ({few}) and {r.teacher_evals['many']:,} ({many})")
-    fig.tight_layout()
+    fig.canvas.draw_idle()
     return fig
 
 

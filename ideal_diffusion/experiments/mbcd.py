@@ -122,7 +122,7 @@ def plot_mbcd_vs_K(result: MBCDResult, ax=None):
     a1.set_xlabel("boundaries K (= network evaluations)")
     a1.set_ylabel(r"median |K-jump sample - exact ODE state at $\sigma_{min}$|")
     a1.set_title("K-jump sampling, same $x_T$")
-    a1.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), fontsize=8, ncol=2)
+    a1.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize=8, ncol=2)
     s = r.level_sigma
     for j, k in enumerate(K):
         a2.loglog(s, r.level_error[j], "o-", c=cols[j],
@@ -132,7 +132,7 @@ def plot_mbcd_vs_K(result: MBCDResult, ax=None):
     a2.set_xlabel(r"noise level $\sigma$ (dotted: boundaries)")
     a2.set_ylabel(r"median $|f(x, \sigma) - f^*_K(x, \sigma)|$")
     a2.set_title("Each student vs its per-segment optimum")
-    a2.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), fontsize=8, ncol=3)
+    a2.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize=8, ncol=3)
     w = 0.8 / len(K)
     floor = 1e-4
     for j, k in enumerate(K):
@@ -146,7 +146,7 @@ def plot_mbcd_vs_K(result: MBCDResult, ax=None):
     a3.set_xticks(range(kmax), [f"jump to $b_{i}$" for i in range(kmax)])
     a3.set_ylabel(f"median error of the final sample (floor {floor:g})")
     a3.set_title("Only jump k by the student (the rest exact)")
-    a3.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), fontsize=8, ncol=3,
+    a3.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize=8, ncol=3,
               title="vs the optimum's K-jump sample", title_fontsize=8)
     t = r.config.cd.train
     fig.suptitle(f"Multi-boundary CD on {r.config.cd.data}: each student {t.steps} steps x "
