@@ -1,4 +1,3 @@
-# %% [markdown]" / "# %%" markers; see the build script.
 
 # %% [markdown]
 # # 1. Motivation: why are diffusion models slow?

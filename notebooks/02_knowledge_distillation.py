@@ -1,4 +1,3 @@
-# %% [markdown]" / "# %%" markers; see the build script.
 
 # %% [markdown]
 # # 2. Knowledge distillation

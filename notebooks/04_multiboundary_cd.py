@@ -1,4 +1,3 @@
-# %% [markdown]" / "# %%" markers; see the build script.
 
 # %% [markdown]
 # # 4. Multi-boundary consistency distillation
