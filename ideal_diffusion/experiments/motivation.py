@@ -40,8 +40,17 @@ from ..metrics import nearest_point, posterior_entropy
 from ..nn import TrainConfig, blas_threads
 from ..solvers import nfe, sample, solve_ode
 from ._cache import cached
-from .common import (REF_RTOL, SIGMA_MAX, SIGMA_MIN, dataset, ideal_denoiser, measure, noise,
-                     reference, sampler_sigmas)
+from .common import (
+    REF_RTOL,
+    SIGMA_MAX,
+    SIGMA_MIN,
+    dataset,
+    ideal_denoiser,
+    measure,
+    noise,
+    reference,
+    sampler_sigmas,
+)
 
 __all__ = [
     "StepsComparisonConfig", "StepsComparisonResult", "run_steps_comparison",
@@ -277,7 +286,7 @@ def _plot_distance_curve(result, ax):
                      "(noise left at $\\sigma_{min}$)")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_ylim(result.noise_floor / 2, clip * 2)
+    ax.set_ylim(result.noise_floor / 20, clip * 2)  # room for the legend below the floor
     ax.set_xlabel("denoiser evaluations (NFE)")
     ax.set_ylabel(f"median distance to the nearest\ntraining image ({cfg.n_noises} noises)")
     ax.set_title("Blur: distance to the data vs NFE", fontsize=11)
