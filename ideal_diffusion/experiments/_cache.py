@@ -1,4 +1,5 @@
-"""In-memory caching of experiment runs, keyed on the whole (frozen, hashable) Config.
+"""In-memory caching of experiment runs, keyed on the whole (frozen, hashable) Config, each
+run under one BLAS thread.
 
 ``@cached`` wraps ``run(cfg) -> Result``: the same Config (equal in every field) returns the
 same Result object within a process, so figures, the report, tests and notebooks share one
@@ -8,6 +9,8 @@ module-level state that a cache key could miss.
 from __future__ import annotations
 
 import functools
+
+from ..nn import blas_threads
 
 __all__ = ["cached", "clear_caches"]
 
@@ -27,7 +30,8 @@ def cached(run):
                 raise TypeError(f"{run.__module__}.{run.__name__} needs a Config")
             cfg = defaults[0]
         hash(cfg)  # a TypeError here names an unhashable field: Configs hold tuples, not lists
-        return memo(cfg)
+        with blas_threads(1):  # tiny workloads: one BLAS thread is faster and bit-reproducible
+            return memo(cfg)
 
     wrapper.cache_clear = memo.cache_clear
     _RUNS.append(memo)
