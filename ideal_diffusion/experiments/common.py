@@ -28,6 +28,7 @@ import numpy as np
 from .. import data as _data
 from ..denoiser import IdealDenoiser
 from ..metrics import nearest_point
+from ..nn import blas_threads
 from ..schedules import sampling_grid
 from ..solvers import solve_ode
 
@@ -100,7 +101,8 @@ def reference(data: str, n: int = 400, seed: int = 2024) -> Reference:
     """n held-out noises of data set ``data`` and their exact states at sigma_min (cached)."""
     den = ideal_denoiser(data)
     x_T = noise(den.data.d, n, seed)
-    x_exact = solve_ode(den, x_T, SIGMA_MAX, SIGMA_MIN, rtol=REF_RTOL, atol=REF_RTOL)
+    with blas_threads(1):
+        x_exact = solve_ode(den, x_T, SIGMA_MAX, SIGMA_MIN, rtol=REF_RTOL, atol=REF_RTOL)
     basin, _ = nearest_point(den.data, x_exact)
     return Reference(data, x_T, x_exact, basin)
 
