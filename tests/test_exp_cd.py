@@ -115,5 +115,6 @@ def test_summary_students_beat_the_plain_teachers():
             teachers.append(common.measure(sample(den, ref.x_T, common.sampler_sigmas(n // 2),
                                                   "heun"), ref).err_median)
         assert best < min(teachers), (n, best, teachers)
-    for r in rows:
-        assert r.err_optimum_median < 0.01
+        # and the best exact optimum beats them by a wide margin
+        best_opt = min(r.err_optimum_median for r in rows if r.nfe <= n)
+        assert best_opt < min(teachers) / 50, (n, best_opt, teachers)
