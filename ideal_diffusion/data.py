@@ -343,21 +343,25 @@ def line_points(points=(-2.0, -0.5, 1.0, 2.5), weights=None) -> DeltaMixture:
 
 
 # (centre, std, number of points, total weight) of each cluster of :func:`clusters`
-_CLUSTERS = (((-1.0, 0.6), 0.12, 10, 0.5),
-             ((0.9, 0.5), 0.35, 6, 0.3),
-             ((0.3, -1.1), 0.05, 3, 0.15),
-             ((1.5, -0.8), 0.0, 1, 0.05))
+# (centre, std, points, total weight): per-point weights 0.06, 0.02, 0.08 and 0.04, so the
+# weights differ between clusters by up to 4x (a tight heavy cluster, a wide light one)
+_CLUSTERS = (((-1.0, 0.6), 0.12, 10, 0.6),
+             ((0.9, 0.5), 0.35, 6, 0.12),
+             ((0.3, -1.1), 0.05, 3, 0.24),
+             ((1.5, -0.8), 0.0, 1, 0.04))
 
 
 def clusters(seed: int = 0) -> DeltaMixture:
     """An asymmetric 2-D data set of 20 points, for the distillation measurements.
 
-    * cluster A: 10 points around (-1.0, 0.6), std 0.12, total weight 0.5;
-    * cluster B: 6 points around (0.9, 0.5), std 0.35, total weight 0.3;
-    * cluster C: 3 points around (0.3, -1.1), std 0.05, total weight 0.15;
-    * one isolated point at (1.5, -0.8), weight 0.05.
+    * cluster A: 10 points around (-1.0, 0.6), std 0.12, total weight 0.6;
+    * cluster B: 6 points around (0.9, 0.5), std 0.35, total weight 0.12;
+    * cluster C: 3 points around (0.3, -1.1), std 0.05, total weight 0.24;
+    * one isolated point at (1.5, -0.8), weight 0.04.
 
-    Weights are equal within a cluster. Positions are drawn once, cluster by cluster in
+    Weights are equal within a cluster and unequal between clusters (per point 0.06, 0.02,
+    0.08 and 0.04): clusters of different scales and weights, so that which basin a sample
+    lands in says something (on a symmetric ring it is fixed by the direction of x_T). Positions are drawn once, cluster by cluster in
     that order, as centre + std * ``np.random.default_rng(seed).standard_normal((n, 2))``,
     so the same seed gives the same bits.
 
