@@ -3,9 +3,18 @@ import numpy as np
 import pytest
 
 from ideal_diffusion import GaussianMixture, IdealDenoiser, clusters, sample, solve_ode, two_points
-from ideal_diffusion.distill.flow import (T_MAX, T_MIN, IdealVelocity, euler_t, flow_path,
-                                          fm_velocity, sigma_of_t, solve_flow, t_of_sigma,
-                                          uniform_t)
+from ideal_diffusion.distill.flow import (
+    T_MAX,
+    T_MIN,
+    IdealVelocity,
+    euler_t,
+    flow_path,
+    fm_velocity,
+    sigma_of_t,
+    solve_flow,
+    t_of_sigma,
+    uniform_t,
+)
 
 DATA = clusters()
 D = IdealDenoiser(DATA)

@@ -3,8 +3,14 @@ import numpy as np
 import pytest
 
 from ideal_diffusion import IdealDenoiser, clusters, sample
-from ideal_diffusion.distill.progressive import (PDOracle, ddim_step, pd_sample, pd_target,
-                                                 round_grid, train_progressive)
+from ideal_diffusion.distill.progressive import (
+    PDOracle,
+    ddim_step,
+    pd_sample,
+    pd_target,
+    round_grid,
+    train_progressive,
+)
 from ideal_diffusion.experiments.common import sampler_sigmas
 from ideal_diffusion.nn import TrainConfig
 

@@ -1,4 +1,4 @@
-"""Rectified flow (Liu, Gong, Liu 2023, "Flow straight and fast") with the exact 2-rectified velocity.
+"""Rectified flow (Liu, Gong, Liu 2023) with the exact 2-rectified velocity.
 
 Conventions (those of :mod:`ideal_diffusion.distill.flow`)
 ---------------------------------------------------------
