@@ -128,7 +128,7 @@ def run(cfg: Config = Config()) -> Result:
 def plot(result: Result, ax=None):
     """Per-round errors: against the exact optimum (the teacher's sample) and the exact ODE."""
     if ax is None:
-        fig, ax = plt.subplots(figsize=(7, 4.4))
+        fig, ax = plt.subplots(figsize=(11, 4.4))
     else:
         fig = ax.figure
     r = result
@@ -143,7 +143,7 @@ def plot(result: Result, ax=None):
                     label="1-step CD student vs the same optimum (equal teacher evals)")
     ax.set_xticks(k, [f"round {i}\n{n} step{'s' if n > 1 else ''}" for i, n in zip(k, r.nfe)])
     ax.set_ylabel("median error")
-    ax.set_title("Distillation: ODE-based \"Progressive\" — errors compound over rounds")
+    ax.set_title("Distillation: ODE-based \"Progressive\": each round against its exact optimum")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return fig
