@@ -10,8 +10,7 @@ with ``boundaries``; this module chooses boundaries and names the K-jump sampler
 Parameterisation: :func:`train_mbcd` defaults to :class:`~ideal_diffusion.distill.cd.JumpEDMParam`
 (a DDIM jump to b through an EDM-form denoiser), whose network output has data scale in every
 segment; ``ConsistencyParam`` relative to a boundary b >> sigma_data must output states of size
-~ b / sigma_data and made K-jump sampling *worse* with K (measured numbers:
-:mod:`ideal_diffusion.distill.exp_cd`).
+~ b / sigma_data, which makes K-jump sampling worse as K grows.
 """
 from __future__ import annotations
 

@@ -184,14 +184,11 @@ class JumpEDMParam(JumpParam):
     Heek et al. 2024). Hence c_skip = b/sigma + (1 - b/sigma) sd^2 / (sigma^2 + sd^2),
     c_out = (1 - b/sigma) sigma sd / sqrt(sigma^2 + sd^2), c_in = 1 / sqrt(sigma^2 + sd^2).
 
-    Why (measured in :mod:`ideal_diffusion.distill.exp_cd`): for one data point the exact
-    state at b is exactly (b/sigma) x + (1 - b/sigma) x0, so
-    F has a data-scale, unit-variance target in *every* segment. ``ConsistencyParam`` relative
-    to a boundary b >> sigma_data makes F output states of size ~ b / sd instead (measured on
-    ring(8): 4-jump error 0.37 against 0.045 with this form); plain ``JumpParam`` has no skip
-    at low sigma and is 3x worse there (0.17 against 0.056 at sigma = 0.3). At b = s_1 = 0.002
-    it coincides with ``ConsistencyParam`` to 3 digits. At sigma == b, b / sigma == 1 exactly
-    and the second term is exactly 0, so f(x, b) == x.
+    Why: for one data point the exact state at b is exactly (b/sigma) x + (1 - b/sigma) x0,
+    so F has a data-scale, unit-variance target in *every* segment. ``ConsistencyParam``
+    relative to a boundary b >> sigma_data makes F output states of size ~ b / sd instead, and
+    plain ``JumpParam`` has no skip connection at low sigma. At sigma == b, b / sigma == 1
+    exactly and the second term is exactly 0, so f(x, b) == x.
     """
 
     def coefficients(self, sigma, boundary=None):
