@@ -30,6 +30,7 @@ FIGURE_MODULES = [
     "ideal_diffusion.figures.kd",
     "ideal_diffusion.figures.cd",
     "ideal_diffusion.figures.images",
+    "ideal_diffusion.figures.flow",
     "ideal_diffusion.figures.film",
 ]
 
