@@ -59,7 +59,7 @@ class StudentSpec:
     param: str = "jump_edm"
     hidden: int = 256
     depth: int = 3
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=3000, batch=256,
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=6000, batch=256,
                                                                    lr=2e-3, ema=0.9))
 
     def __post_init__(self):
