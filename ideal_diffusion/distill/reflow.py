@@ -47,8 +47,13 @@ Candidates with log N(eps_j) more than ``window`` (50) nats below the best in-ba
 carry relative weight below e^-50 and are not tested; the others are tested together in one
 vectorised basin solve (all (x, j) pairs of a call), and every tested noise is cached.
 
-v2 is discontinuous where an eps_j crosses the boundary of B_j: 2-rectified paths bend only
-where two candidate lines (two basins) still overlap, i.e. near basin boundaries.
+v2 is discontinuous where an eps_j crosses the boundary of B_j. At the sampler's start
+x = t_max e (t = t_max) the candidates are e - x_j (1 - t_max) / t_max = e - x_j / 80, so the
+start whose line ends at x_j is a start in the *translate* B_j + x_j / 80 of its basin; the
+translates can overlap (two lines through one point: v2 averages, the path bends) or leave
+gaps (no line at all: p_t = 0, v2 undefined, and the untruncated fallback bends the path until
+it enters the support). :func:`support_edge` finds the edge of a translate by k-section; what
+lies beyond it is measured in :mod:`ideal_diffusion.experiments.flow`.
 
 The reflow student
 ------------------
@@ -70,7 +75,7 @@ from ..solvers import solve_ode
 from .flow import SIGMA_MAX, SIGMA_MIN, T_MAX, T_MIN, _check_t, _check_x, sigma_of_t
 
 __all__ = ["BasinOracle", "ReflowResult", "VelocityStudent", "rectified_velocity",
-           "RectifiedVelocity", "reflow_pairs", "train_reflow"]
+           "RectifiedVelocity", "reflow_pairs", "support_edge", "train_reflow"]
 
 
 class _Counted:
@@ -237,6 +242,60 @@ class RectifiedVelocity:
         self.nfe += v.shape[0]
         self.outside += int((~sup).sum())
         return v
+
+
+def support_edge(oracle: BasinOracle, lo, hi, t: float, delta: float, k: int = 16):
+    """Starts on both sides of the edge of the 2-rectified line bundle through ``t lo``.
+
+    For each row, j = the data point whose line passes through x = t lo at time t (the
+    in-basin candidate of :func:`rectified_velocity`; it must be unique, i.e. weight 1), and
+    the segment lo -> hi is cut by k-section (k interior points per round, one basin solve of
+    all rows per round) on "the candidate noise (t e - (1 - t) x_j) / t of x = t e lies in
+    B_j" until the bracket is shorter than ``delta``.
+
+    Parameters
+    ----------
+    oracle : BasinOracle
+    lo, hi : (B, d) arrays -- noises e (starts t e); the predicate must hold at lo, not at hi
+    t : float in (0, 1) -- the start time (t_max for the sampler's start)
+    delta : float > 0 -- final bracket length
+    k : int >= 1
+
+    Returns
+    -------
+    inside, outside : (B, d) arrays -- the last noise with the predicate and the first without,
+        |inside - outside| <= delta
+    label : (B,) int -- j
+    """
+    lo, hi = _check_x(lo, "lo").copy(), _check_x(hi, "hi").copy()
+    if lo.shape != hi.shape or not delta > 0 or int(k) < 1:
+        raise ValueError("lo and hi must have the same shape; delta > 0; k >= 1")
+    t = float(_check_t(t))
+    pts = oracle.data.points
+    _, w = rectified_velocity(oracle, t * lo, t, return_weights=True)
+    label = w.argmax(axis=1)
+    if not np.all(w.max(axis=1) > 1 - 1e-12):
+        raise ValueError("lo must lie on exactly one line of the 2-rectified coupling")
+    shift = (1.0 - t) / t * pts[label]
+
+    def inside(e, lab_shift, lab):
+        return oracle(e - lab_shift) == lab
+
+    if np.any(inside(hi, shift, label)):
+        raise ValueError("hi must lie off the line bundle of lo's data point")
+    s = np.linspace(0.0, 1.0, int(k) + 2)[1:-1]
+    while np.max(np.linalg.norm(hi - lo, axis=1)) > delta:
+        cand = lo[:, None] + s[None, :, None] * (hi - lo)[:, None]
+        ok = inside(cand.reshape(-1, lo.shape[1]), np.repeat(shift, s.size, axis=0),
+                    np.repeat(label, s.size)).reshape(-1, s.size)
+        for r in range(lo.shape[0]):
+            out = np.flatnonzero(~ok[r])
+            j = out[0] if out.size else s.size
+            new_lo = lo[r] if j == 0 else cand[r, j - 1]
+            if j < s.size:
+                hi[r] = cand[r, j]
+            lo[r] = new_lo
+    return lo, hi, label
 
 
 def reflow_pairs(oracle: BasinOracle, n: int, rng):

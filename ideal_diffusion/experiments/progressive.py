@@ -40,13 +40,13 @@ class Config:
     """Every knob of the progressive-distillation experiment."""
 
     data: str = "clusters"
-    steps_teacher: int = 16
-    train: TrainConfig = TrainConfig(steps=1000, batch=128, lr=2e-3, warmup=100, seed=0)
+    steps_teacher: int = 8
+    train: TrainConfig = TrainConfig(steps=400, batch=64, lr=3e-3, warmup=40, seed=0)
     hidden: int = 64
     depth: int = 3
     n_ref: int = 400
     ref_seed: int = 2024
-    n_step_test: int = 2000
+    n_step_test: int = 1000
     cd_contrast: bool = True
 
 
@@ -112,9 +112,9 @@ def run(cfg: Config = Config()) -> Result:
     cd_exact = cd_opt = None
     cd_evals = 0
     if cfg.cd_contrast:
-        # Euler CD: 1 ideal-teacher evaluation per sample, so 2x PD round 1's steps
+        # Euler CD: 1 ideal-teacher evaluation per sample, so 2x PD round 1's batch
         cd = train_cd(D, data, distill_grid(cfg.steps_teacher + 1), "euler", None,
-                      cfg.train.replace(steps=2 * cfg.train.steps, ema=0.9),
+                      cfg.train.replace(batch=2 * cfg.train.batch, ema=0.9),
                       hidden=cfg.hidden, depth=cfg.depth)
         x = cd(ref.x_T, np.full(ref.x_T.shape[0], S[0]))
         cd_exact = measure(x, ref).err_median
