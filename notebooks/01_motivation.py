@@ -1,534 +1,669 @@
-
 # %% [markdown]
 # # 1. Motivation: why are diffusion models slow?
 #
 # *Lecture 4, "ODE-Based Diffusion Distillation", section 1 — as executable notes.*
 #
-# The lecture asks where the slowness of diffusion sampling comes from, and lists two suspects:
+# The lecture asks where the slowness of diffusion sampling comes from (slide "1. Why
+# Diffusion Models are slow? (low capacity? solver error?)"), and names two suspects:
 #
 # 1. a neural network of **low capacity**, which approximates $\mathbb{E}[x_0 \mid x]$ badly;
 # 2. a **solver** with too large a discretisation error.
 #
-# This notebook removes suspect 1 entirely: the data set is a finite set of points (a *delta
-# mixture*), for which the optimum of the diffusion loss, $\mathbb{E}[x_0 \mid x]$, is known in
-# closed form (`IdealDenoiser`). Sampling with this **perfect** model is still slow, and each
-# section measures one link of the lecture's chain
+# This notebook takes suspect 1 off the table: the data set is a finite set of points (a
+# *delta mixture*), for which the optimum of the diffusion loss, $\mathbb{E}[x_0 \mid x]$, is
+# known in closed form (`IdealDenoiser`). Sampling with this **perfect** model is still slow,
+# and each section measures one link of the lecture's chain
 #
 # $$\text{averaged optimum} \;\Rightarrow\; \text{curved trajectories} \;\Rightarrow\;
 # \text{discretisation error}.$$
 #
-# Conventions (as everywhere in `ideal_diffusion`): VE noising $x = x_0 + \sigma\varepsilon$,
-# $\varepsilon \sim \mathcal N(0, I)$; sampling runs from $\sigma_{\max} = 80$ down to
-# $\sigma_{\min} = 0.002$ on the EDM (Karras, $\rho = 7$) grid; "$n$ steps" means $n$ solver
-# steps on that grid. Every random draw is seeded, so every number below is reproducible.
-# The numbers quoted in the text are those of the default run; `FAST=1` (for CI) uses fewer
-# samples, so its printed numbers differ a little, but the `assert`s that check each claim
-# hold in both.
+# A last section trains a real network on the same data and shows it learns the same
+# averaging: the slowness belongs to the optimum, not to a lack of capacity.
+#
+# **Conventions** (the whole toolkit). VE noising $x = x_0 + \sigma\varepsilon$,
+# $\varepsilon \sim \mathcal N(0, I)$. An **$n$-step sampler** takes $n$ steps on the
+# descending EDM (Karras, $\rho = 7$) grid `sampler_sigmas(n)` from $\sigma_{\max} = 80$ to
+# $\sigma_{\min} = 0.002$, and its sample is the state **at $\sigma_{\min}$**: there is never
+# a last step to $\sigma = 0$, because $D(x, \sigma \to 0)$ is the nearest data point and
+# that step would snap any averaged state onto the data, hiding the lecture's point. Cost is
+# counted in denoiser evaluations (NFE): $n$ for Euler and DPM-Solver++(2M), $2n$ for Heun.
+# Errors are measured against the exact PF-ODE state at $\sigma_{\min}$ of the same noise.
+#
+# **How to use it.** Every figure is drawn from what its cell just computed, from a `Config`
+# you can edit: change one field with `replace(cfg, field=value)`, re-run the cell, and the
+# picture and the printed numbers change with it. Lines starting with ✓ are the lecture's
+# claims, checked on the values above them. Data sets: `"clusters"` (20 points in clusters of
+# different sizes and weights, 2-D), `"ring"` (8 equal points on a circle), `"digits"` (the
+# 1,797 handwritten 8×8 digits of scikit-learn, $d = 64$).
 
 # %%
 import os
+from dataclasses import replace
 
+import matplotlib.pyplot as plt
 import numpy as np
 from scipy.special import softmax
 
-import ideal_diffusion.figures.core  # noqa: F401  (registers the slide figures of rows 1, 6-10)
-from ideal_diffusion import (
-    GaussianMixture,
-    IdealDenoiser,
-    glyphs,
-    karras_sigmas,
-    nfe,
-    ring,
-    sample,
-    two_points,
+from ideal_diffusion import IdealDenoiser, nfe, sample, two_points
+from ideal_diffusion.experiments import animation as film
+from ideal_diffusion.experiments import motivation as mot
+from ideal_diffusion.experiments.common import (
+    SIGMA_MAX,
+    SIGMA_MIN,
+    dataset,
+    ideal_denoiser,
+    measure,
+    noise,
+    reference,
+    sampler_sigmas,
 )
-from ideal_diffusion.figures import notebook_style, show
-from ideal_diffusion.geometry import (
-    convergence,
-    exact_endpoints,
-    nearest_point,
-    posterior_entropy,
-    sample_quality,
-    trajectory_geometry,
-)
+from ideal_diffusion.figures import notebook_style
+from ideal_diffusion.figures.notebook import check, explore, play, say
+from ideal_diffusion.metrics import nearest_point
+from ideal_diffusion.nn import TrainConfig
 
-FAST = os.environ.get("IDEAL_DIFFUSION_FAST") == "1"  # CI: fewer samples, no slide figures
+FAST = os.environ.get("IDEAL_DIFFUSION_FAST") == "1"  # CI: smaller runs, same claims
 
 # %matplotlib inline
 # %config InlineBackend.figure_format = 'png'
-notebook_style()  # the slide style of figures/, at 80 dpi inline (keeps the notebook < 1 MiB)
-
-SIGMA_MIN, SIGMA_MAX = 0.002, 80.0
-
-
-def grid(n):
-    """n solver steps from 80 down to 0.002 on the Karras grid (descending, no trailing 0)."""
-    return karras_sigmas(n + 1, SIGMA_MIN, SIGMA_MAX, append_zero=False)
-
-
-
-print(f"FAST = {FAST}")
+notebook_style(dpi=60)  # the slide style, 60 dpi inline: keeps the notebook < 1 MiB
+print(f"FAST = {FAST}; sampler grid for 3 steps: {np.round(sampler_sigmas(3), 4)}")
 
 # %% [markdown]
-# ## 1.1 Diffusion models are slow: 30, 7, 5, 3 steps
+# ## 1.1 Diffusion models are slow
 #
-# The lecture opens with the same prompt sampled with 30, 7, 5 and 3 steps: the fewer the
-# steps, the blurrier the picture. Here the "model" is the exact $\mathbb{E}[x_0 \mid x]$ of
-# 8 points on a ring, and of the ten digits as 16×16 images. We integrate the **same** noises
-# $x_T = 80\,\varepsilon$ with $n$ Euler steps and compare each sample with the exact ODE
-# endpoint of the same noise (DOP853 at tolerance $10^{-10}$, then the exact
-# $\sigma \to 0$ limit): a good sample sits **on** a data point, and on the *same* one.
-#
-# Reading the figure below (`figures/steps_comparison.png`): the data points are the hollow
-# circles and the samples are drawn over them, so at 30 steps every blue dot sits inside a
-# circle; at 3 steps they fill the disc between the points. The digit rows are the same 12
-# noises, framed red where the sample is another digit than the exact ODE's (the title's
-# note on blur is about 2 steps, a step count not drawn).
+# *Slide "1. Motivation: "Diffusion Models are slow. Why?""* shows one prompt sampled with 30,
+# 7, 5 and 3 steps: the fewer the steps, the blurrier the picture. Here the "model" is the
+# exact $\mathbb{E}[x_0 \mid x]$ of the real digits. The **same** noises $x_T = 80\,z$ are
+# integrated with $n$ steps; the blur is measured as the distance of each sample to its
+# nearest training image (the exact ODE state keeps only the noise left at $\sigma_{\min}$,
+# $\sigma_{\min}\sqrt d$).
 
 # %%
-ring8 = ring(8)
-den = IdealDenoiser(ring8)
-B1 = 200 if FAST else 600  # 600 noises, seed 1: the samples of the figure below
-x_T = SIGMA_MAX * np.random.default_rng(1).standard_normal((B1, 2))
-exact = exact_endpoints(ring8, x_T, SIGMA_MAX)
+steps_cfg = mot.StepsComparisonConfig()  # try: replace(steps_cfg, seed=5)
+if FAST:
+    steps_cfg = replace(steps_cfg, steps=(3, 5, 7, 30), n_noises=8)
+steps_res = mot.run_steps_comparison(steps_cfg)
+mot.plot_steps_comparison(steps_res)
+plt.show()
 
-digits = glyphs("0123456789", 16)
-gden = IdealDenoiser(digits)
-g_T = SIGMA_MAX * np.random.default_rng(2).standard_normal((12, 256))
-g_exact = exact_endpoints(digits, g_T, SIGMA_MAX)
-
-STEPS1 = (30, 7, 5, 3)
-q1 = {}
-print(f"ring of 8 points, {B1} noises | ten 16x16 digits, 12 noises")
-print(f"{'steps':>5} {'NFE':>4} | {'median dist':>11} {'same point':>10} | "
-      f"{'median dist':>11} {'other digit':>11}")
-for n in STEPS1:
-    q = sample_quality(ring8, sample(den, x_T, grid(n), "euler"), exact)
-    gq = sample_quality(digits, sample(gden, g_T, grid(n), "euler"), g_exact)
-    q1[n] = (q, gq)
-    print(f"{n:5d} {nfe('euler', grid(n)):4d} | {q.median_dist_to_data:11.4f} "
-          f"{q.frac_same_basin:10.1%} | {gq.median_dist_to_data:11.4f} "
-          f"{int(np.sum(~gq.same_basin)):8d}/12")
-
-d1 = [q1[n][0].median_dist_to_data for n in STEPS1]
-assert d1[-1] > 10 * d1[0], "3-step samples should be much further from the data than 30-step"
-show("steps_comparison")
+k_euler = steps_cfg.solvers.index("euler")
+blur = dict(zip(steps_cfg.steps, steps_res.dist_median[k_euler]))
+check("3 Euler steps land >10x farther from the training images than 30 steps",
+      blur[3] > 10 * blur[30], dist_3=blur[3], dist_30=blur[30])
+check("30 steps reach a training image (up to the noise left at sigma_min)",
+      blur[30] < 2 * steps_res.noise_floor, dist_30=blur[30], floor=steps_res.noise_floor)
+say("With the **exact** denoiser, the median 3-step Euler sample is {a:.2f} away from the "
+    "nearest training image, {r:.0f} times the 30-step distance ({b:.3f}, about the noise "
+    "floor {f:.3f}). Capacity is not what makes few steps fail.",
+    a=blur[3], b=blur[30], r=blur[3] / blur[30], f=steps_res.noise_floor)
 
 # %% [markdown]
-# **Conclusion.** With the *perfect* denoiser, the median distance of a ring sample to the
-# nearest data point grows from 0.0028 at 30 steps to 0.32 at 3 steps (the 3-step samples
-# stop between the points), and 4 of the 12 three-step digit samples are another digit than
-# the exact ODE's: capacity is not what makes few-step sampling fail.
+# **Play with it.** Steps and solver on the 2-D data (left: the data points as circles, sized
+# by weight; the samples as dots) and on the digits (right). Few steps leave the 2-D samples
+# between the points and the digits blurred; more steps sharpen both. The numbers in the
+# titles are measured on 400 held-out noises (2-D) against the exact ODE.
+
+# %%
+N_DIGITS = 8  # digits drawn per setting
+
+
+def sampler_panels(steps=3, solver="euler", data="clusters", seed=0):
+    """n-step samples of the exact denoiser: 2-D data set ``data`` and the digits."""
+    sig = sampler_sigmas(steps)
+    ref = reference(data, 100 if FAST else 400)  # noises and their exact ODE states
+    pts = ideal_denoiser(data)
+    x = sample(pts, ref.x_T, sig, solver)
+    q = measure(x, ref)
+    dig = ideal_denoiser("digits")
+    imgs = sample(dig, noise(64, N_DIGITS, seed), sig, solver)
+    d_img = np.median(nearest_point(dig.data, imgs)[1])
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10.5, 4.3), gridspec_kw={"width_ratios": [1, 1.5]})
+    a.scatter(*pts.data.points.T, s=600 * pts.data.weights, facecolor="none", edgecolor="k",
+              label="data (size: weight)")
+    a.scatter(*x.T, s=5, color="tab:blue", alpha=0.6, label="samples at $\\sigma_{min}$")
+    a.set_xlim(-2.3, 2.3)
+    a.set_ylim(-2.3, 2.3)
+    a.set_aspect("equal")
+    a.legend(loc="lower left", fontsize=8)
+    a.set_title(f"{data}: {steps} {solver} steps, NFE {nfe(solver, sig)}\nmedian distance to "
+                f"data {q.dist_to_data_median:.3f}; same point as exact ODE {q.same_basin:.0%}",
+                fontsize=10)
+    tiles = np.pad(np.clip(imgs, -1, 1).reshape(-1, 8, 8), ((0, 0), (0, 1), (0, 1)),
+                   constant_values=np.nan)  # a white 1-pixel gap after each digit
+    mosaic = tiles.reshape(2, N_DIGITS // 2, 9, 9).transpose(0, 2, 1, 3).reshape(18, -1)
+    b.imshow(mosaic, cmap=plt.get_cmap("gray_r").with_extremes(bad="white"), vmin=-1, vmax=1)
+    b.set_axis_off()
+    b.set_title(f"digits: median distance to the nearest training image {d_img:.3f}",
+                fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+_ = explore(sampler_panels, steps=(slice(1, 40, 1), 3),
+            solver=(("euler", "heun", "dpmpp_2m"), "euler"),
+            data=(("clusters", "ring"), "clusters"), seed=(slice(0, 20, 1), 0))
+
+# %% [markdown]
+# **Watch it happen.** The film integrates the PF-ODE (Heun) from $\sigma = 80$ down to
+# $\sigma_{\min}$ and draws, at each step, the states $x_\sigma$ and the denoiser's guesses
+# $D(x_\sigma, \sigma)$: on the 2-D clusters (dots and crosses) and on four digits. Early on
+# every guess is the same average; the guesses split into the data points only late, at
+# small $\sigma$. (The film is rendered at low resolution with few frames, to keep the
+# notebook small: raise `steps` in the Config for a smoother one.)
+
+# %%
+film_cfg = film.Config(steps=8, n_points=200, n_digits=4)  # small: the notebook stays < 1 MiB
+film_res = film.run(film_cfg)
+if FAST:
+    print("FAST: the film is not rendered (its data are checked below)")
+else:
+    with plt.rc_context({"savefig.dpi": 50}):  # low-resolution frames, for the same reason
+        play(film.animate(film_res))
+
+pts = film_res.points
+mean_c = dataset("clusters").weights @ dataset("clusters").points
+first = np.median(np.linalg.norm(pts.denoised[0] - mean_c, axis=1))
+last = np.median(nearest_point(dataset("clusters"), pts.denoised[-1])[1])
+check("at sigma = 80 every guess D is the data mean; at sigma_min each is a data point",
+      first < 0.05 and last < 1e-6, median_to_mean_at_80=first, median_to_data_at_min=last)
+print("frames at sigma =", ", ".join(f"{v:.3g}" for v in pts.sigmas))
 
 # %% [markdown]
 # ## 1.2 The PF-ODE, VE case, and the score
 #
-# The reverse probability-flow ODE is
-# $$dx = \Big(f(x, t) - \tfrac12 g(t)^2 \nabla_x \log p_t(x)\Big)\,dt, \qquad t \in [0, 1].$$
-# In the variance-exploding case $f(x, t) = 0$ and $g(t) = \sqrt{d\sigma_t^2/dt}$, so
-# $\tfrac12 g^2\,dt = \tfrac12\, d\sigma_t^2 = \sigma_t\, d\sigma_t$ and
+# *Slide "1. PF-ODE, VE case".* The reverse probability-flow ODE is
+# $$dx = \Big(f(x, t) - \tfrac12 g(t)^2 \nabla_x \log p_t(x)\Big)\,dt .$$
+# In the variance-exploding case $f = 0$ and $g(t) = \sqrt{d\sigma_t^2/dt}$, so
+# $\tfrac12 g^2\,dt = \sigma_t\, d\sigma_t$ and
 # $$dx = -\sigma_t \nabla_x \log p_t(x)\, d\sigma_t, \qquad
 # \nabla_x \log p_t(x) = -\frac{1}{\sigma_t^2}\big(x - \mathbb{E}[x_0 \mid x]\big)$$
 # (Tweedie's formula). Together: $\dfrac{dx}{d\sigma} = \dfrac{x - D(x, \sigma)}{\sigma}$ with
 # $D(x, \sigma) = \mathbb{E}[x_0 \mid x]$: the ODE needs nothing but the denoiser.
 #
-# Check: `IdealDenoiser.score` is computed as $(D - x)/\sigma^2$; we compare it with central
-# finite differences of $\log p_\sigma(x)$ (`log_density`, a log-sum-exp that never forms $D$),
-# and the PF-ODE field `velocity` with $-\sigma \cdot$ score.
+# Check on the clusters: `IdealDenoiser.score` is $(D - x)/\sigma^2$; compare it with central
+# finite differences of $\log p_\sigma(x)$ (`log_density`, a log-sum-exp that never forms
+# $D$), and the ODE field `velocity` with $-\sigma\cdot$score.
 
 # %%
-x = 1.5 * np.random.default_rng(3).standard_normal((256, 2))
-print(f"{'sigma':>6} {'max rel. err. score vs FD grad log p':>36} "
-      f"{'max |velocity + sigma*score|':>29}")
-fd_err = {}
+den_c = ideal_denoiser("clusters")
+xq = 1.5 * np.random.default_rng(3).standard_normal((256, 2))
+fd_err, vel_err = [], []
 for s in (0.05, 0.2, 1.0, 5.0, 80.0):
     h = 1e-4 * s
-    grad = np.stack([(den.log_density(x + h * e, s) - den.log_density(x - h * e, s)) / (2 * h)
-                     for e in np.eye(2)], axis=1)
-    score = den.score(x, s)
-    fd_err[s] = np.max(np.linalg.norm(score - grad, axis=1) / np.linalg.norm(score, axis=1))
-    vel_err = np.max(np.abs(den.velocity(x, s) + s * score))
-    print(f"{s:6g} {fd_err[s]:36.1e} {vel_err:29.1e}")
-assert max(fd_err.values()) < 1e-6
-
-# %% [markdown]
-# **Conclusion.** The score $(D - x)/\sigma^2$ matches the finite-difference gradient of
-# $\log p_\sigma$ to a relative error of at most $6\times10^{-8}$ (the finite-difference
-# error) at every $\sigma$ from 0.05 to 80, and the field is $-\sigma\cdot$score to
-# $10^{-14}$.
+    grad = np.stack([(den_c.log_density(xq + h * e, s) - den_c.log_density(xq - h * e, s))
+                     / (2 * h) for e in np.eye(2)], axis=1)
+    score = den_c.score(xq, s)
+    fd_err.append(np.max(np.linalg.norm(score - grad, axis=1) / np.linalg.norm(score, axis=1)))
+    vel_err.append(np.max(np.abs(den_c.velocity(xq, s) + s * score)))
+check("score (D - x)/sigma^2 = grad log p_sigma (finite differences), sigma from 0.05 to 80",
+      max(fd_err) < 1e-6, max_rel_err=max(fd_err))
+check("the PF-ODE field is -sigma * score", max(vel_err) < 1e-10, max_abs_err=max(vel_err))
+say("The score built from $D$ matches the gradient of $\\log p_\\sigma$ to a relative "
+    "{a:.0e} (the finite-difference error), at every $\\sigma$ tried: the ODE needs nothing "
+    "but the denoiser.", a=max(fd_err))
 
 # %% [markdown]
 # ## 1.3 The diffusion loss and its optimum for a delta mixture
 #
+# *Slides "1. Diffusion loss", "1. Towards ideal approximation", "1. Ideal diffusion model".*
 # The diffusion loss is
-# $$L(f_\theta) = \mathbb{E}_{t \sim \mathcal U(0,1)}\, \mathbb{E}_{p_{data}(x_0)}\,
+# $$L(f_\theta) = \mathbb{E}_{t}\, \mathbb{E}_{p_{data}(x_0)}\,
 # \mathbb{E}_{q_t(x \mid x_0)} \|x_0 - f_\theta(x, t)\|_2^2 \to \min_\theta,
 # \qquad q_t(x \mid x_0) = \mathcal N(x \mid x_0, \sigma_t^2 I).$$
-# *What if the network is perfect* — what is the optimum? Take our data set as a delta
-# mixture, $p_{data}(x_0) = \frac1N \sum_{j=1}^N \delta(x_0 - x_0^j)$, and expand the
-# expectations (the lecture's steps):
-# $$\begin{aligned}
-# L(f_\theta) &= \int_0^1 dt\, \mathcal U(t \mid 0, 1) \int_{\mathbb R^n} dx_0\,
-#   \frac1N \sum_{j=1}^N \delta(x_0 - x_0^j)
-#   \int_{\mathbb R^n} dx\, \mathcal N(x \mid x_0, \sigma_t^2)\, \|x_0 - f_\theta(x, t)\|_2^2 \\
-# &= \int_0^1 dt\, \mathcal U(t \mid 0, 1)\, \frac1N \sum_{j=1}^N \int_{\mathbb R^n} dx\,
-#   \mathcal N(x \mid x_0^j, \sigma_t^2)\, \|x_0^j - f_\theta(x, t)\|_2^2
-#   \qquad \Big(\textstyle\int dx\, \delta(x - y)\, g(x) = g(y)\Big) \\
-# &= \int_0^1 dt \int_{\mathbb R^n} \underbrace{\frac1N \sum_{j=1}^N
+# *What if the network is perfect* — what is the optimum? For a delta mixture
+# $p_{data}(x_0) = \frac1N \sum_{j=1}^N \delta(x_0 - x_0^j)$ the $x_0$-integral collapses
+# onto the data points ($\int dx\, \delta(x - y)\, g(x) = g(y)$):
+# $$L(f_\theta) = \int dt \int_{\mathbb R^n} \underbrace{\frac1N \sum_{j=1}^N
 #   \mathcal N(x \mid x_0^j, \sigma_t^2)\, \|x_0^j - f_\theta(x, t)\|_2^2}_{J(f_\theta, x, t)}
-#   \, dx .
-# \end{aligned}$$
-# A free-form $f_\theta$ minimises $L$ by minimising $J(f_\theta, x, t)$ independently for
-# each $x, t$:
-# $$\nabla_{f_\theta} J = \frac1N \sum_{j=1}^N \mathcal N(x \mid x_0^j, \sigma_t^2)\,
-# \nabla_{f_\theta} \|x_0^j - f_\theta\|_2^2
-# = -\frac2N \sum_{j=1}^N \mathcal N(x \mid x_0^j, \sigma_t^2)\,(x_0^j - f_\theta) = 0
-# \quad\Longrightarrow\quad
+#   \, dx .$$
+# A free-form $f_\theta$ minimises $L$ by minimising $J$ separately at each $(x, t)$:
+# $$\nabla_{f_\theta} J = -\frac2N \sum_{j=1}^N \mathcal N(x \mid x_0^j, \sigma_t^2)\,(x_0^j
+# - f_\theta) = 0 \quad\Longrightarrow\quad
 # f^*(x, t) = \frac{\sum_{j} \mathcal N(x \mid x_0^j, \sigma_t^2)\, x_0^j}
-#                  {\sum_{j} \mathcal N(x \mid x_0^j, \sigma_t^2)} .$$
-# The Gaussians share their normaliser, so
-# $f^*(x, t) = \sum_j \pi_j x_0^j$ with
-# $\pi = \operatorname{softmax}_j\!\big(-\|x - x_0^j\|^2 / 2\sigma_t^2\big)$: the posterior
-# $p(x_0 = x_0^j \mid x)$. **The optimum is $\mathbb{E}[x_0 \mid x]$, an average of data points**
-# — `IdealDenoiser`.
+#                  {\sum_{j} \mathcal N(x \mid x_0^j, \sigma_t^2)}
+# = \sum_j \pi_j x_0^j, \quad
+# \pi = \operatorname{softmax}_j\!\big(-\|x - x_0^j\|^2 / 2\sigma_t^2\big).$$
+# **The optimum is $\mathbb{E}[x_0 \mid x]$, an average of data points** (`IdealDenoiser`).
+# Any other $f$ loses exactly its squared distance to it: since
+# $\sum_j \pi_j (x_0^j - D) = 0$,
+# $$L(f) = L(D) + \mathbb{E}_{t, x}\, \|f(x, t) - D(x, t)\|^2 .$$
 #
-# By how much does any other $f$ lose? Since $\sum_j \pi_j (x_0^j - D) = 0$ for $D = f^*$,
-# the cross term vanishes and, for every $x$,
-# $$\mathbb{E}_\pi \|x_0 - f\|^2 = \mathbb{E}_\pi \|x_0 - D\|^2 + \|f - D\|^2,
-# \qquad\text{so}\qquad L(f) = L(D) + \mathbb{E}_{t, x}\, \|f(x, t) - D(x, t)\|^2 .$$
-#
-# Check, on the ring: (a) `IdealDenoiser` against the slide's formula evaluated literally;
-# (b) the Monte-Carlo loss of $D$ against perturbed denoisers on the **same** samples
-# $(t, x_0, x)$ (noise levels log-uniform in $[0.002, 80]$; the per-$(x, t)$ optimum does not
-# depend on how $t$ is drawn); (c) the decomposition, per sample.
+# Check on the ring (equal weights, as on the slide): (a) `IdealDenoiser` against the formula
+# written literally; (b) the Monte-Carlo loss of $D$ against other candidates on the **same**
+# samples $(\sigma, x_0, x)$, $\sigma$ log-uniform in $[0.002, 80]$ (the per-$(x, \sigma)$
+# optimum does not depend on how $\sigma$ is drawn).
 
 # %%
+ring8 = dataset("ring")
+den_r = ideal_denoiser("ring")
 rng = np.random.default_rng(4)
-M = 40000  # cheap (N = 8), so FAST keeps it: the smallest excess is ~12 s.e.
-sig = np.exp(rng.uniform(np.log(SIGMA_MIN), np.log(SIGMA_MAX), M))  # one sigma per sample
+M = 40000  # cheap (N = 8), so FAST keeps it
+sig = np.exp(rng.uniform(np.log(SIGMA_MIN), np.log(SIGMA_MAX), M))
 xn, x0 = ring8.noisy(M, sig, rng)  # x = x0 + sigma * eps
-D = den(xn, sig)
-
-# (a) the slide's formula, literally: sum_j N(x | x0^j, s^2) x0^j / sum_j N(x | x0^j, s^2)
+D = den_r(xn, sig)
 sq = ((xn[:, None, :] - ring8.points[None]) ** 2).sum(-1)  # (M, N) squared distances
-pi = softmax(-sq / (2 * sig[:, None] ** 2), axis=1)
-print(f"(a) max |IdealDenoiser - slide formula| = {np.abs(D - pi @ ring8.points).max():.1e}, "
-      f"weights sum to 1 within {np.abs(pi.sum(1) - 1).max():.1e}")
+pi = softmax(-sq / (2 * sig[:, None] ** 2), axis=1)  # the slide's formula, literally
+gap = np.abs(D - pi @ ring8.points).max()
+check("(a) IdealDenoiser = the slide's softmax-weighted average", gap < 1e-12, max_abs_diff=gap)
 
-# (b) + (c): candidates f(x, sigma) on the same samples
 candidates = {
-    "ideal D = E[x0|x]": D,
     "D + (0.05, 0)": D + np.array([0.05, 0.0]),
     "0.9 D": 0.9 * D,
-    "D(x, 1.5 sigma)": den(xn, 1.5 * sig),
-    "D(x, sigma / 1.5)": den(xn, sig / 1.5),
-    "nearest data point": ring8.points[nearest_point(ring8, xn)[0]],  # a sharp sample
+    "D(x, 1.5 sigma)": den_r(xn, 1.5 * sig),
+    "nearest data point": ring8.points[nearest_point(ring8, xn)[0]],  # a sharp "sample"
     "data mean": np.zeros_like(D) + ring8.mean,
 }
-post = den.posterior(xn, sig)  # (M, N): pi_j(x, sigma), the law of x0 given x
 base = np.sum((x0 - D) ** 2, axis=1)
-print(f"\n(b) Monte-Carlo diffusion loss over M = {M} samples (x0, sigma, x)")
-print(f"{'candidate f':>20} {'loss':>8} {'excess (MC) +- s.e.':>22} {'z':>5} "
-      f"{'E|f - D|^2':>11} {'(c) decomp. err':>15}")
+print(f"(b) Monte-Carlo loss, M = {M} samples; loss of D = {base.mean():.4f}")
+print(f"{'candidate f':>20} {'loss':>8} {'excess +- s.e.':>18} {'E|f - D|^2':>11}")
 excess = {}
 for name, f in candidates.items():
-    per = np.sum((x0 - f) ** 2, axis=1)
-    diff = per - base
-    se = diff.std(ddof=1) / np.sqrt(M) if name != "ideal D = E[x0|x]" else 0.0
-    lhs = np.einsum("mj,mj->m", post, ((f[:, None, :] - ring8.points[None]) ** 2).sum(-1))
-    rhs = (np.einsum("mj,mj->m", post, ((D[:, None, :] - ring8.points[None]) ** 2).sum(-1))
-           + np.sum((f - D) ** 2, axis=1))
+    diff = np.sum((x0 - f) ** 2, axis=1) - base
+    se = diff.std(ddof=1) / np.sqrt(M)
     excess[name] = (diff.mean(), se, np.mean(np.sum((f - D) ** 2, axis=1)))
-    z = f"{diff.mean() / se:5.0f}" if se > 0 else f"{'-':>5}"
-    print(f"{name:>20} {per.mean():8.4f} {diff.mean():11.4f} +- {se:7.4f} {z} "
-          f"{excess[name][2]:11.4f} {np.abs(lhs - rhs).max():15.1e}")
-assert all(e[0] > 3 * e[1] for k, e in excess.items() if k != "ideal D = E[x0|x]")
+    print(f"{name:>20} {base.mean() + diff.mean():8.4f} {diff.mean():9.4f} +- {se:6.4f} "
+          f"{excess[name][2]:11.4f}")
+z_min = min(e[0] / e[1] for e in excess.values())
+check("(b) every other candidate has a larger loss", z_min > 3, smallest_z=z_min)
+say("Predicting the sharp nearest data point, a real sample, costs **+{c:.3f}** over the "
+    "average $D$: the diffusion loss rewards the average, not a sample.",
+    c=excess["nearest data point"][0])
 
 # %% [markdown]
-# **Conclusion.** `IdealDenoiser` is the slide's formula (to $2\times10^{-15}$); every
-# perturbation raises the Monte-Carlo loss on the same 40000 samples, by 10 to 130 standard
-# errors, and by the predicted $\mathbb{E}|f - D|^2$; predicting the sharp nearest data point
-# costs +0.334 (loss 0.769 against 0.435); the decomposition holds per sample to
-# $2\times10^{-15}$. **The diffusion loss rewards the average, not a sample.**
-
-# %% [markdown]
-# ## 1.4 Two deltas
+# ## 1.4 Two deltas: the optimum averages
 #
-# With two points the optimum is
+# *Slide "1. Ideal diffusion model: "two delta functions"".* With two points the optimum is
 # $$f_\theta(x, t) = \frac{\mathcal N(x \mid x_0^1, \sigma_t^2)\, x_0^1 + \mathcal N(x \mid
 # x_0^2, \sigma_t^2)\, x_0^2}{\mathcal N(x \mid x_0^1, \sigma_t^2) + \mathcal N(x \mid x_0^2,
 # \sigma_t^2)} .$$
-# * At **equal distance** from both points the two Gaussians are equal:
-#   $f_\theta = \frac{0.5 x_0^1 + 0.5 x_0^2}{0.5 + 0.5} = \frac{x_0^1 + x_0^2}{2}$ — a point
-#   that is in no data set.
+# * At **equal distance** from both points the Gaussians are equal, so
+#   $f_\theta = \frac{x_0^1 + x_0^2}{2}$: a point that is in no data set.
 # * **The 0.3 / 0.7 case.** The log-odds are
 #   $\ln\frac{\pi_2}{\pi_1} = \frac{\|x - x_0^1\|^2 - \|x - x_0^2\|^2}{2\sigma^2}$; with
-#   $x_0^{1,2} = (\mp 1, 0)$ this is $2x_1/\sigma^2$ (only the coordinate along the line
-#   matters). So $\pi = (0.3, 0.7)$ exactly when $2x_1/\sigma^2 = \ln(7/3)$, i.e.
-#   $x_1^\star = \tfrac{\sigma^2}{2}\ln\tfrac73$ ($= 0.4236$ at $\sigma = 1$), and there
-#   $f_\theta = 0.3 x_0^1 + 0.7 x_0^2 = (0.4, 0)$.
+#   $x_0^{1,2} = (\mp 1, 0)$ this is $2x_1/\sigma^2$. So $\pi = (0.3, 0.7)$ exactly at
+#   $x_1^\star = \tfrac{\sigma^2}{2}\ln\tfrac73$, and there
+#   $f_\theta = 0.3 x_0^1 + 0.7 x_0^2$.
+#
+# **Play with it.** The slider moves the marked noise level $\sigma^\star$ (thick curve): the
+# square marks where the weights are 0.3 / 0.7 at that level. Large $\sigma$: $D$ is nearly
+# the midpoint everywhere; small $\sigma$: $D$ jumps from one point to the other at the
+# midpoint, towards its $\sigma \to 0$ limit, the nearest data point.
 
 # %%
-pair = two_points()  # x0^1 = (-1, 0), x0^2 = (+1, 0)
-den2 = IdealDenoiser(pair)
-p1, p2 = pair.points
-bisector = np.array([[0.0, y] for y in (-3.0, 0.0, 0.5, 2.0, 10.0)])  # equidistant points
-print("equidistant x = (0, y), y in {-3, 0, 0.5, 2, 10}:")
-for s in (0.1, 1.0, 10.0):
-    f, w = den2(bisector, s), den2.posterior(bisector, s)
-    print(f"  sigma = {s:4g}: max |f - (x1 + x2)/2| = {np.abs(f - (p1 + p2) / 2).max():.1e}, "
-          f"weights {w[:, 0].min():.4f} .. {w[:, 0].max():.4f}")
-print("\nthe 0.3 / 0.7 point x* = (sigma^2 ln(7/3) / 2, y), for y = 0 and y = 1.7:")
-for s in (0.5, 1.0, 2.0):
-    x_star = np.array([[s**2 * np.log(7 / 3) / 2, y] for y in (0.0, 1.7)])
-    f, w = den2(x_star, s), den2.posterior(x_star, s)
-    err = np.abs(f - (0.3 * p1 + 0.7 * p2)).max()
-    print(f"  sigma = {s:3g}: x* = {x_star[0, 0]:.4f}, weights {w[0, 0]:.4f} / {w[0, 1]:.4f}, "
-          f"f = ({f[0, 0]:.4f}, {f[0, 1]:.4f}), max |f - (0.3 x1 + 0.7 x2)| = {err:.1e}")
-    assert err < 1e-12
-show("two_delta_averaging")
+two_cfg = mot.TwoDeltaConfig()  # try: replace(two_cfg, weight=0.9) or distance=4.0
 
-# %% [markdown]
-# **Conclusion.** Both numbers of the slide come out exactly: on the bisector
-# $f = (x_0^1 + x_0^2)/2$ to $10^{-16}$ at every $\sigma$, and at $x_1^\star = 0.4236$
-# ($\sigma = 1$) the weights are 0.3000 / 0.7000 and $f = (0.4000, 0)$.
+
+def two_deltas_at(sigma=two_cfg.sigma_star):
+    """The two-delta figure with the 0.3 / 0.7 point marked at ``sigma`` (drawn thick)."""
+    cfg = replace(two_cfg, sigma_star=sigma, sigmas=tuple(sorted(set(two_cfg.sigmas) | {sigma})))
+    return mot.plot_two_delta_averaging(mot.run_two_delta_averaging(cfg))
+
+
+SIGMA_CHOICES = (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 80.0)
+_ = explore(two_deltas_at, sigma=(SIGMA_CHOICES, two_cfg.sigma_star))
+
+two_res = mot.run_two_delta_averaging(two_cfg)  # the numbers at the default sigma_star
+w = two_cfg.weight
+# log(pi2/pi1) = x L / sigma^2 for points at -L/2, +L/2, so pi2 = w at x* = sigma^2 ln(w/(1-w)) / L
+x_formula = two_cfg.sigma_star ** 2 * np.log(w / (1 - w)) / two_cfg.distance
+check("equidistant point: f = (x1 + x2)/2", abs(two_res.d_mid) < 1e-12, f_mid=two_res.d_mid)
+check(f"weights {1 - w:g} / {w:g} at x* = sigma^2 ln({w:g}/{1 - w:g}) / L",
+      np.allclose(two_res.w_star, [1 - w, w], atol=1e-12)
+      and abs(two_res.x_star - x_formula) < 1e-12,
+      x_star=two_res.x_star, pi_1=two_res.w_star[0], pi_2=two_res.w_star[1], f=two_res.d_star)
+say("At $\\sigma$ = {s:g}: on the bisector $f$ = {m:g}, the midpoint; at $x^\\star$ = {x:.4f} "
+    "the weights are {p1:.4f} / {p2:.4f} and $f$ = {f:.4f}. Neither is a data point.",
+    s=two_cfg.sigma_star, m=two_res.d_mid, x=two_res.x_star, p1=two_res.w_star[0],
+    p2=two_res.w_star[1], f=two_res.d_star)
 
 # %% [markdown]
 # ## 1.5 Even in the simplest case, few steps fail
 #
-# An Euler step of $dx/d\sigma = (x - D)/\sigma$ from $\sigma$ to $\sigma'$ is
+# *Slide "1. Sampling from ideal diffusion model".* An Euler step of
+# $dx/d\sigma = (x - D)/\sigma$ from $\sigma$ to $\sigma'$ is
 # $x' = D(x, \sigma) + \frac{\sigma'}{\sigma}\big(x - D(x, \sigma)\big)$. At
-# $\sigma = \sigma_{\max} = 80$ the noise is so large that both points are almost equally
-# likely: for $x_0^{1,2} = \mp 1$ on a line, $D(x, \sigma) = \tanh(x/\sigma^2)$, which is
-# $\approx x / 6400$ — the data mean up to $O(\text{scale}^2/\sigma_{\max})$. One step to
-# $\sigma' = 0$ therefore returns the mean of the two points, **exactly between them**; with
-# a few more steps the samples spread, but many still land between the points.
+# $\sigma = 80$ both points are almost equally likely: for $x_0^{1,2} = \mp 1$ on a line,
+# $D(x, \sigma) = \tanh(x/\sigma^2) \approx x/6400$, the mean up to
+# $O(\text{scale}^2/\sigma_{\max})$. So **one step** to $\sigma_{\min}$ lands at
+# $D(x_T, 80) + \frac{0.002}{80}(x_T - D)$: between the two points, near the mean. A few more
+# steps spread the samples, but many still stop between the points.
 
 # %%
-line2 = two_points(d=1)  # -1 and +1 on a line
-den1 = IdealDenoiser(line2)
-B5 = 1000 if FAST else 4000
-z_T = SIGMA_MAX * np.random.default_rng(7).standard_normal((B5, 1))
-z_exact = exact_endpoints(line2, z_T, SIGMA_MAX)
+few_cfg = mot.FewStepTwoDeltasConfig()  # try: replace(few_cfg, solver="dpmpp_2m")
+if FAST:
+    few_cfg = replace(few_cfg, n_noises=500)
+few_res = mot.run_few_step_two_deltas(few_cfg)
+mot.plot_few_step_two_deltas(few_res)
+plt.show()
 
-one = sample(den1, z_T, np.array([SIGMA_MAX, 0.0]), "euler")  # one Euler step 80 -> 0
-print(f"one Euler step 80 -> 0: max |x_1 - D(x_T, 80)| = {np.abs(one - den1(z_T, 80)).max():.1e}"
-      f", max |D(x_T, 80) - tanh(x_T / 80^2)| = "
-      f"{np.abs(den1(z_T, 80) - np.tanh(z_T / 6400)).max():.1e}, "
-      f"max |x_1 - mean| = {np.abs(one - line2.mean).max():.4f}")
-print(f"\n{B5} noises, Euler on the Karras grid to 0.002:")
-print(f"{'steps':>5} {'within 0.05 of a point':>23} {'median dist':>12} {'same point':>11}")
-near5 = {}
-for n in (1, 2, 3, 5, 10, 30):
-    q = sample_quality(line2, sample(den1, z_T, grid(n), "euler"), z_exact)
-    near5[n] = np.mean(q.dist_to_data < 0.05)
-    print(f"{n:5d} {near5[n]:23.1%} {q.median_dist_to_data:12.4f} {q.frac_same_basin:11.1%}")
-assert near5[1] == 0 and near5[30] == 1
-show("few_step_two_deltas")
-
-# %% [markdown]
-# **Conclusion.** One Euler step returns $D(x_T, 80)$ (to $4\times10^{-14}$), within 0.046 of
-# the mean 0 for all 4000 noises: no sample is within 0.05 of a data point after 1 or 2 steps,
-# 47% after 3 steps, 99.1% after 5 and all after 10.
+if few_cfg.steps[0] == 1 and few_cfg.solver == "euler":
+    D_T = np.tanh(few_res.x_T / SIGMA_MAX ** 2)  # D(x_T, 80) for two points at -1, +1
+    one_step = D_T + SIGMA_MIN / SIGMA_MAX * (few_res.x_T - D_T)
+    check("one Euler step returns D(x_T, 80) + (0.002/80)(x_T - D): the mean, up to |x_T|/80^2",
+          np.abs(few_res.samples[0] - one_step).max() < 1e-12,
+          max_err=np.abs(few_res.samples[0] - one_step).max(),
+          max_dist_to_mean=np.abs(few_res.samples[0]).max())
+check("few steps stop between the points; the exact ODE reaches them",
+      few_res.frac_near[0] < 0.05 and few_res.frac_near[-1] == 1.0,
+      near_after_first=few_res.frac_near[0], near_exact=few_res.frac_near[-1])
+for n, near in zip(few_cfg.steps, few_res.frac_near):
+    print(f"{n} step(s): {near:6.1%} within {few_cfg.near} of a data point")
 
 # %% [markdown]
 # ## 1.6 Images become less and less averaged
 #
-# Along a trajectory the denoiser output $D(x_\sigma, \sigma) = \sum_j \pi_j x_0^j$ is a
-# mixture of images. How mixed is measured by the posterior entropy
-# $$H(\pi) = -\sum_j \pi_j \ln \pi_j \in [0, \ln N]:$$
-# $\ln N$ when $D$ is the plain average of all $N$ images ($\sigma \to \infty$), 0 when it is
-# one image ($\sigma \to 0$). We follow 32 trajectories on the ten 16×16 digits (Heun, 64
-# steps) and record $H$ at every step.
+# *Slide "1. Sampling from ideal diffusion model: "What about images?"".* Along a trajectory
+# the denoiser output $D(x_\sigma, \sigma) = \sum_j \pi_j x_0^j$ is a mixture of training
+# images. How mixed is measured by the posterior entropy
+# $H(\pi) = -\sum_j \pi_j \ln \pi_j \in [0, \ln N]$: $\ln N$ when $D$ is the plain average of
+# all $N$ images, 0 when it is one image. One trajectory on the digits:
 
 # %%
-sig6 = grid(64)
-G = 4 if FAST else 32
-d_T = SIGMA_MAX * np.random.default_rng(8).standard_normal((G, 256))
-_, states6, _ = sample(gden, d_T, sig6, "heun", return_trajectory=True)
-H = np.stack([posterior_entropy(gden, states6[i], sig6[i]) for i in range(len(sig6))])  # (65, G)
-top = np.stack([gden.posterior(states6[i], sig6[i]).max(axis=1) for i in range(len(sig6))])
-print(f"{G} trajectories; ln 10 = {np.log(10):.4f}")
-print(f"{'sigma':>8} {'median H (nats)':>16} {'median top weight':>18}")
-for t in (80, 30, 20, 15, 10, 7, 5, 3, 1, 0.002):
-    i = int(np.argmin(np.abs(np.log(sig6) - np.log(t))))
-    print(f"{sig6[i]:8.3g} {np.median(H[i]):16.4f} {np.median(top[i]):18.4f}")
-rises = np.diff(H, axis=0) > 1e-9
-print(f"steps where the entropy rises: {rises.sum()} of {rises.size}; "
-      f"largest rise {np.diff(H, axis=0).max():.2e} nats")
-assert H[0].min() > 0.99 * np.log(10) and H[-1].max() < 1e-6
-show("image_denoiser_track")
+track_cfg = mot.ImageTrackConfig()  # try: replace(track_cfg, seed=3) -- another digit
+track_res = mot.run_image_denoiser_track(track_cfg)
+mot.plot_image_denoiser_track(track_res)
+plt.show()
 
-# %% [markdown]
-# **Conclusion.** At $\sigma = 80$ the output is the average of all ten digits (median entropy
-# 2.2980 of $\ln 10 = 2.3026$ nats); the entropy never rises along any of the 32 trajectories
-# (0 of 2048 steps), is still 2.05 at $\sigma = 10$ and 1.37 at $\sigma = 4.9$, and stays
-# below 0.01 from $\sigma = 1.89$ on: the digit is chosen late, at $\sigma$ of the order of the
-# distance between images.
+H = track_res.entropy
+i_pick = int(np.argmax(H < np.log(2)))  # first grid level with less than "two images" left
+check("sigma = 80: D is the average of all images; sigma_min: one image",
+      H[0] > np.log(track_res.n_points) - 0.05 and H[-1] < 1e-3,
+      H_80=H[0], ln_N=np.log(track_res.n_points), H_min=H[-1])
+check("the entropy falls along the trajectory (up to tiny wiggles)",
+      np.diff(H).max() < 0.05, largest_rise=np.diff(H).max())
+say("The digit is chosen late: the entropy is still {h10:.2f} nats at $\\sigma \\approx$ "
+    "{s10:.3g} and first drops below $\\ln 2$ at $\\sigma$ = {sp:.3g}.",
+    h10=H[int(np.argmin(np.abs(np.log(track_res.sigmas) - np.log(10))))],
+    s10=track_res.sigmas[int(np.argmin(np.abs(np.log(track_res.sigmas) - np.log(10))))],
+    sp=track_res.sigmas[i_pick])
 
 # %% [markdown]
 # ## 1.7 Diffusion has curved trajectories
 #
-# If $D(x(\sigma), \sigma)$ were the endpoint $x_{end}$ all along, the ODE
-# $dx/d\sigma = (x - x_{end})/\sigma$ would have the solution
-# $x(\sigma) = x_{end} + (x_T - x_{end})\,\sigma/\sigma_T$: a **straight line at constant
-# speed**, which one Euler step integrates exactly. That happens for a single data point.
-# For a single Gaussian $\mathcal N(\mu, s^2 I)$ the paths are still straight rays,
+# *Slide "1. DMs speed are limited!: "Diffusion has curved trajectories"".* If
+# $D(x(\sigma), \sigma)$ were the endpoint $x_{end}$ all along, the ODE
+# $dx/d\sigma = (x - x_{end})/\sigma$ would give $x(\sigma) = x_{end} + (x_T -
+# x_{end})\,\sigma/\sigma_T$: a **straight line at constant speed**, integrated exactly by one
+# Euler step. That is the case of a single data point. For a single Gaussian
+# $\mathcal N(\mu, s^2 I)$ the paths are still straight rays,
 # $x(\sigma) = \mu + (x_T - \mu)\sqrt{s^2 + \sigma^2}/\sqrt{s^2 + \sigma_T^2}$, but $D$ slides
-# along them ("drift" $|D - x_{end}| > 0$) and the speed is not constant. For a delta mixture
-# $D$ moves from the mean to one data point (section 1.6): the paths bend.
-#
-# Measures (`trajectory_geometry`): the **chord deviation** $\max_\sigma
-# \operatorname{dist}(x(\sigma), [x_T, x_{end}])$ (0 iff straight), the arc/chord ratio, and
-# the drift $\max_\sigma |D(x(\sigma), \sigma) - x_{end}|$.
+# along them and the speed varies. For a delta mixture $D$ moves from the mean to one data
+# point (section 1.6): the paths bend. Measures: the **chord deviation**
+# $\max_\sigma \operatorname{dist}(x(\sigma), [x_T, x_{end}])$ (0 iff straight) and the
+# **drift** $|D(x(\sigma), \sigma) - x_{end}|$.
 
 # %%
-B7 = 14  # seed 9: the 14 paths of the figure below
-w_T = SIGMA_MAX * np.random.default_rng(9).standard_normal((B7, 2))
-sig7 = karras_sigmas(96, SIGMA_MIN, SIGMA_MAX)  # 95 steps to 0.002, then one to 0
-gauss = GaussianMixture(np.zeros((1, 2)), 0.25)  # N(0, 0.5^2 I)
-cases7 = {
-    "single point": (IdealDenoiser(pair.points[1:]), sig7),
-    "single Gaussian": (IdealDenoiser(gauss), sig7[:-1]),  # its D at sigma = 0 is x: stop
-    "ring of 8 points": (den, sig7),
-}
-geo7, paths7 = {}, {}
-print(f"{B7} Heun paths from sigma = 80; medians over the paths (max for the drift)")
-print(f"{'data':>17} {'chord deviation':>16} {'relative':>9} {'arc/chord - 1':>14} "
-      f"{'max drift':>10}")
-for name, (d7, s7) in cases7.items():
-    _, paths7[name], _ = sample(d7, w_T, s7, "heun", return_trajectory=True)
-    geo7[name] = g = trajectory_geometry(paths7[name], d7, s7)
-    print(f"{name:>17} {np.median(g.chord_deviation):16.2e} "
-          f"{np.median(g.relative_chord_deviation):9.1e} {np.median(g.arc_chord_ratio) - 1:14.1e}"
-          f" {g.drift.max():10.3g}")
+curved_cfg = mot.CurvedConfig(n_paths=10)  # try: replace(curved_cfg, mixture="ring")
+curved_res = mot.run_curved_trajectories(curved_cfg)
+mot.plot_curved_trajectories(curved_res)
+plt.show()
 
-closed = gauss.means[0] + (w_T - gauss.means[0]) * (
-    np.sqrt(0.25 + sig7[:-1, None, None] ** 2) / np.sqrt(0.25 + SIGMA_MAX**2))
-print(f"\nsingle Gaussian: max |Heun path - closed form| = "
-      f"{np.abs(paths7['single Gaussian'] - closed).max():.1e} (discretisation error)")
-assert geo7["single point"].drift.max() < 1e-9
-assert np.median(geo7["ring of 8 points"].chord_deviation) > 1e3 * max(
-    np.median(geo7["single point"].chord_deviation),
-    np.median(geo7["single Gaussian"].chord_deviation))
-show("curved_trajectories")
+mix, gauss_case, point_case = curved_res.cases
+moves = {c.title: np.ptp(c.drift, axis=0).max() for c in curved_res.cases}  # change of |D - x_end|
+check("single point: straight, and D never moves", np.median(point_case.chord) < 1e-9
+      and moves[point_case.title] < 1e-9, chord=np.median(point_case.chord),
+      drift_change=moves[point_case.title])
+check("single Gaussian: straight, but D slides along the ray", np.median(gauss_case.chord) < 1e-9
+      and moves[gauss_case.title] > 0.1, chord=np.median(gauss_case.chord),
+      drift_change=moves[gauss_case.title])
+check("mixture: the paths bend", np.median(mix.chord) > 1e3 * max(np.median(gauss_case.chord),
+      np.median(point_case.chord)), median_chord=np.median(mix.chord))
+say("The {name} paths leave their chord by a median {c:.3g}: small against the chord "
+    "(median length {L:.0f}, relative {rel:.1e}) but of the order of the data's scale, and "
+    "late, where $D$ moves from the mean to one point (right panel).", name=curved_cfg.mixture,
+    c=np.median(mix.chord), L=np.median(np.linalg.norm(mix.states[0] - mix.states[-1], axis=1)),
+    rel=np.median(mix.chord_rel))
 
 # %% [markdown]
-# **Conclusion.** Single point: median chord deviation $2.1\times10^{-14}$ (rounding) and
-# drift 0 (straight, constant speed); single Gaussian: $2.5\times10^{-14}$ (straight) but
-# drift up to 1.39; ring: the median path leaves its chord by 0.329 — the averaged optimum
-# bends the trajectories, late and near the data (relative to the chord, of length ~100, the
-# bend is $3.3\times10^{-3}$).
-
-# %% [markdown]
-# ## 1.8 Curved paths cost discretisation error
+# ## 1.8 Curved paths cost discretisation error — and few-step Heun
 #
-# A solver of order $p$ with $n$ steps has a global error $\approx C\, n^{-p}$, with $C$
-# set by the derivatives of the path $x(\sigma)$ — zero for a straight line at constant
-# speed, large where the path bends. We measure $|x_n - x_{ODE}|$ against the DOP853
-# reference for Euler ($p = 1$, 1 evaluation per step), Heun (EDM Algorithm 1, $p = 2$, 2 per
-# step) and DPM-Solver++(2M) ($p = 2$, 1 per step), and fit $p$ over $n \ge 8$
-# (`convergence`). The ring is integrated to $\sigma = 0.2$: going to $\sigma \to 0$ would
-# snap every sample onto a data point, so the error would measure basins, not the order.
+# *Slide "1. Why Diffusion Models are slow? (low capacity? solver error?)".* A solver of order
+# $p$ with $n$ steps has a global error $\approx C\, n^{-p}$, with $C$ set by the derivatives
+# of the path — zero for a straight line at constant speed. The figure measures
+# $|x_n - x_{ODE}(\sigma_{\min})|$ against the DOP853 reference for Euler ($p = 1$),
+# Heun ($p = 2$, 2 NFE per step) and DPM-Solver++(2M) ($p = 2$, 1 NFE per step):
+# (a) Euler on a point, a Gaussian and the clusters; (b) every solver on the clusters;
+# (c) few-step Heun with the exact $D$ against a smooth trained $D_\theta$ (section 1.9).
+#
+# **Few-step Heun is not "a bad solver".** Heun's corrector evaluates $D$ at the *end* of each
+# step. On a 1-step grid that end is $\sigma_{\min} = 0.002$, reached by one predictor step
+# from 80 that leaves $x'$ near an average of the data. There the exact $D$ is nearly
+# discontinuous: $D(x', 0.002)$ is, to many digits, the nearest data point, so the corrector
+# slope $(x' - D(x', \sigma))/\sigma$ is about *distance / 0.002*, and the trapezoid multiplies
+# it by the whole step $\approx 80$. A smooth denoiser (the trained student, or a single
+# Gaussian) has a slope of order 1 there, and the same grid gives a poor but bounded result.
 
 # %%
-# the step counts and noises of the figure below (FAST: fewer of both)
-STEPS8 = (1, 2, 3, 4, 8, 16, 32) if FAST else (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128)
-B8 = 16 if FAST else 64
-v_T = SIGMA_MAX * np.random.default_rng(10).standard_normal((B8, 2))
-point = IdealDenoiser(pair.points[1:])
-reports = {
-    "single Gaussian, to 0.002": convergence(IdealDenoiser(gauss), v_T, STEPS8,
-                                             sigma_end=0.002, fit_min_steps=8),
-    "ring of 8, to 0.2": convergence(den, v_T, STEPS8, sigma_end=0.2, fit_min_steps=8),
-    "ring of 8, to 0.002": convergence(den, v_T, STEPS8, sigma_end=0.002, fit_min_steps=8),
-}
-print(f"median |x_n - x_ODE| over {B8} noises; E = Euler, H = Heun (2 NFE per step), "
-      "D = DPM-Solver++(2M)")
-print("     " + " | ".join(f"{name:^29}" for name in reports))
-print("   n " + " | ".join(" ".join(f"{s:>9}" for s in "EHD") for _ in reports))
-for j, n in enumerate(STEPS8):
-    print(f"{n:4d} " + " | ".join(" ".join(f"{r.median[k, j]:9.2e}" for k in range(3))
-                                  for r in reports.values()))
-print("order" + " | ".join(" ".join(f"{o:9.2f}" for o in r.order) for r in reports.values())
-      + "   (fitted over n >= 8)")
-rz = reports["ring of 8, to 0.002"]
-print("ring to 0.002, samples whose target point switched (Heun):",
-      dict(zip(STEPS8, rz.switched[rz.solvers.index("heun")].tolist())))
+err_cfg = mot.ErrorVsStepsConfig()  # try: replace(err_cfg, mixture="ring")
+if FAST:
+    small = replace(err_cfg.student, train=TrainConfig(steps=400, progress=False))
+    err_cfg = replace(err_cfg, steps=(1, 2, 4, 8, 16, 32, 64), n_ref=100, n_noises=100,
+                      student=small, student_steps=(1, 2, 4, 8))
+err_res = mot.run_error_vs_steps(err_cfg)
+mot.plot_error_vs_steps(err_res)
+plt.show()
 
-# a single point: every solver is exact (the path is a straight line at constant speed)
-x_pt = pair.points[1]  # the exact path: x(sigma) = x_pt + (x_T - x_pt) sigma / 80
-line_end = x_pt + (SIGMA_MIN / SIGMA_MAX) * (v_T - x_pt)
-pt_err = {s: np.abs(sample(point, v_T, grid(1), s) - line_end).max()
-          for s in ("euler", "heun", "dpmpp_2m")}
-print("single point, ONE step 80 -> 0.002, max error against the exact line:",
-      ", ".join(f"{s} {e:.1e}" for s, e in pt_err.items()))
-
-r_ring = reports["ring of 8, to 0.2"]
-order = dict(zip(r_ring.solvers, r_ring.order))
-assert 0.8 < order["euler"] < 1.3 and 1.7 < order["heun"] < 2.5
-k_e, k_h = rz.solvers.index("euler"), rz.solvers.index("heun")
-print("\nfew-step Heun on the ring (to 0.002), median error: "
-      + ", ".join(f"n={n}: Heun {rz.median[k_h, j]:.3g} vs Euler {rz.median[k_e, j]:.3g}"
-                  for j, n in enumerate(rz.steps[:3])))
-show("error_vs_steps")
+ke, kh = err_cfg.solvers.index("euler"), err_cfg.solvers.index("heun")
+check("single point: every step count is exact (straight line, constant speed)",
+      err_res.point_err_max[ke].max() < 1e-9, max_err=err_res.point_err_max[ke].max())
+check("Euler is order ~1, Heun ~2 (clusters, fitted at n >= 16)",
+      0.7 < err_res.mix_order[ke] < 1.6 and err_res.mix_order[kh] > 1.7,
+      euler=err_res.mix_order[ke], heun=err_res.mix_order[kh])
+check("1-step Heun: the exact D's corrector slope is ~distance/0.002; the student's is O(1)",
+      err_res.corrector_slope[0] > 100 and err_res.student_slope[0] < 10,
+      slope_exact=err_res.corrector_slope[0], slope_student=err_res.student_slope[0])
+check("so 1-step Heun blows up with the exact D, not with the smooth student",
+      err_res.heun_exact_err[0] > 100 * err_res.heun_student_err[0],
+      err_exact=err_res.heun_exact_err[0], err_student=err_res.heun_student_err[0])
+say("With the exact $D$, one Heun step (NFE {n}) misses the ODE state by {e:.2g}: the slope "
+    "{sl:.0f} times a step of about 80. With enough steps Heun's order pays off "
+    "(fitted {o:.2f} on the clusters).", n=err_res.student_nfe[0], e=err_res.heun_exact_err[0],
+    sl=err_res.corrector_slope[0], o=err_res.mix_order[kh])
 
 # %% [markdown]
-# **Conclusion.** On a single point every solver is exact in one step (errors $\le 5\times
-# 10^{-10}$, rounding); on the ring (to $\sigma = 0.2$) the fitted orders are 1.06 for Euler,
-# 2.21 for Heun and 2.02 for DPM-Solver++(2M). The higher order pays off only with enough
-# steps: one Heun step on the ring (to 0.002) misses by a median $2.0\times10^{4}$ (the
-# corrector divides a data-scale distance by a tiny $\sigma$ after one huge step), against
-# 0.99 for Euler — a better solver is no cure for few steps.
-
-# %% [markdown]
-# ## 1.9 The lecture's chain, with our numbers
+# ## 1.9 Is the averaging a lack of capacity? The denoiser student
 #
-# *Why are DMs slow? → The optimal solution is an averaged sample → Curved trajectories →
-# discretisation error.* Each link was measured above, with a **perfect** model; the next cell
-# collects the numbers from the variables computed in this notebook.
+# *Slides "1. Towards ideal approximation / 1. Ideal diffusion model".* Everything above used
+# the exact $\mathbb{E}[x_0 \mid x]$. Does a real network trained with the diffusion loss
+# learn something sharper? Train an MLP $D_\theta$ (EDM parameterisation and loss) on the
+# clusters and compare it with the ideal denoiser: the error $|D_\theta - D|$ per $\sigma$,
+# how far both outputs are from the data mean, and the outputs themselves.
 
 # %%
-ring_chord = np.median(geo7["ring of 8 points"].chord_deviation)
-print("1. averaged optimum:    the loss is minimised by E[x0|x]; predicting the nearest data "
-      f"point costs +{excess['nearest data point'][0]:.3f} (ring, Monte Carlo)")
-sig_pick = sig6[np.argmax(np.median(H, axis=1) < 0.01)]  # first sigma with median H < 0.01
-print(f"                        posterior entropy on digits: {np.median(H[0]):.3f} nats at "
-      f"sigma = 80 (ln 10 = {np.log(10):.3f}), < 0.01 from sigma = {sig_pick:.3g} on")
-print("2. curved trajectories: median chord deviation, single point "
-      f"{np.median(geo7['single point'].chord_deviation):.1e}, ring {ring_chord:.3f}")
-print("3. discretisation error: median distance to the data, Euler on the ring, "
-      + ", ".join(f"{n} steps {q1[n][0].median_dist_to_data:.4f}" for n in STEPS1))
-print("                        fitted orders (ring, to 0.2): "
-      + ", ".join(f"{s} {o:.2f}" for s, o in order.items()))
+sv_cfg = mot.StudentVsIdealConfig(student=err_cfg.student, n_plane=150)  # student of (c)
+if FAST:
+    sv_cfg = replace(sv_cfg, n_eval=500, n_sigmas=12)
+sv_res = mot.run_student_vs_ideal(sv_cfg)
+mot.plot_student_vs_ideal(sv_res)
+plt.show()
+
+top = -1  # sigma = 80
+check("at sigma = 80 the student also returns (nearly) the data mean",
+      sv_res.dist_mean_student[top] < 0.2 * sv_res.spread,
+      student_to_mean=sv_res.dist_mean_student[top], ideal_to_mean=sv_res.dist_mean_ideal[top],
+      data_spread=sv_res.spread)
+band = (sv_res.sigmas >= sv_cfg.band[0]) & (sv_res.sigmas <= sv_cfg.band[1])
+check("across the band it is close to E[x0|x]", np.max(sv_res.median[band]) < 0.3 * sv_res.spread,
+      worst_median_err=np.max(sv_res.median[band]), data_spread=sv_res.spread)
+say("Trained for {n} Adam steps, the student stays within a median {e:.3f} of $D$ across "
+    "$\\sigma \\in [{lo:g}, {hi:g}]$ (data spread {sp:.2f}); at $\\sigma$ = 80 it is "
+    "{st:.3f} from the data mean (the ideal: {id:.3f}). **It learned the average.**",
+    n=sv_res.steps, e=np.max(sv_res.median[band]), lo=sv_cfg.band[0], hi=sv_cfg.band[1],
+    sp=sv_res.spread, st=sv_res.dist_mean_student[top], id=sv_res.dist_mean_ideal[top])
+
+# %% [markdown]
+# And sampling with it? The **same** noises with $n$ Euler steps, with the student and with
+# the exact denoiser. If the slowness were a lack of capacity, the network would have to
+# behave *better* than the optimum; it behaves like it: few steps land between the points.
+
+# %%
+student = mot.run_denoiser_student(sv_cfg.student).student
+ref_c = reference("clusters", 100 if FAST else 400)
+mean_c = dataset("clusters").weights @ dataset("clusters").points
+STUDENT_STEPS = (1, 2, 3, 5, 10, 30)
+rows = {}
+print(f"{'steps':>5} {'NFE':>4} | {'dist. to data: student':>22} {'ideal':>6} | "
+      f"{'same point: student':>19} {'ideal':>6}")
+for n in STUDENT_STEPS:
+    xs = sample(student, ref_c.x_T, sampler_sigmas(n), "euler")
+    xi = sample(den_c, ref_c.x_T, sampler_sigmas(n), "euler")
+    rows[n] = (xs, xi, measure(xs, ref_c), measure(xi, ref_c))
+    ms, mi = rows[n][2], rows[n][3]
+    print(f"{n:5d} {nfe('euler', sampler_sigmas(n)):4d} | {ms.dist_to_data_median:22.3f} "
+          f"{mi.dist_to_data_median:6.3f} | {ms.same_basin:19.1%} {mi.same_basin:6.1%}")
+
+fig, axes = plt.subplots(1, 3, figsize=(12, 4), sharex=True, sharey=True)
+for a, n in zip(axes, (1, 3, 30)):
+    xs, xi = rows[n][:2]
+    a.scatter(*den_c.data.points.T, s=600 * den_c.data.weights, facecolor="none", edgecolor="k")
+    a.scatter(*xi.T, s=6, color="tab:blue", alpha=0.5, label="exact $D$")
+    a.scatter(*xs.T, s=10, marker="x", color="tab:red", alpha=0.5, label="student $D_\\theta$")
+    a.plot(*mean_c, "k+", ms=14, mew=2, label="data mean")
+    a.set_title(f"{n} Euler step{'s' if n > 1 else ''} (NFE {n})")
+    a.set_aspect("equal")
+axes[0].set_xlim(-2.3, 2.3)
+axes[0].set_ylim(-2.3, 2.3)
+axes[0].legend(loc="lower left", fontsize=8)
+fig.suptitle("Same noises, exact denoiser vs trained student: few steps average with both")
+fig.tight_layout()
+plt.show()
+
+s1, i1, s30 = rows[1][2], rows[1][3], rows[30][2]
+to_mean = np.median(np.linalg.norm(rows[1][0] - mean_c, axis=1))
+check("1 student step lands near the data mean, as the exact D does",
+      to_mean < 0.2 * sv_res.spread, student_1step_to_mean=to_mean, data_spread=sv_res.spread)
+check("the student's 1-step samples are as far from the data as the optimum's, and far "
+      "farther than its 30-step samples",
+      s1.dist_to_data_median > 0.5 * i1.dist_to_data_median
+      and s1.dist_to_data_median > 5 * s30.dist_to_data_median,
+      student_1=s1.dist_to_data_median, ideal_1=i1.dist_to_data_median,
+      student_30=s30.dist_to_data_median)
+say("One step with the student lands {a:.3f} from the data (the optimum: {b:.3f}); 30 steps "
+    "bring it to {c:.3f}. A network that fits the optimum inherits its slowness.",
+    a=s1.dist_to_data_median, b=i1.dist_to_data_median, c=s30.dist_to_data_median)
+
+# %% [markdown]
+# The student does not beat its optimum, and it should not: the loss it minimises is
+# minimised by the average. A sharper network would have a *higher* diffusion loss (section
+# 1.3). Its residual error at 30 steps is the network's approximation error ($D_\theta \ne
+# D$), not an averaging effect.
+
+# %% [markdown]
+# ## 1.10 The lecture's chain, with our numbers
+#
+# *Why are DMs slow? → the optimal solution is an averaged sample → curved trajectories →
+# discretisation error.* Each link was measured above; the cell collects the numbers from the
+# variables of this notebook (edit a Config above and re-run to see them move).
+
+# %%
+print("1. averaged optimum:   predicting the nearest data point costs "
+      f"+{excess['nearest data point'][0]:.3f} in loss (ring); the digit posterior keeps "
+      f"{H[0]:.2f} of ln N = {np.log(track_res.n_points):.2f} nats at sigma = 80")
+print(f"   a trained student:  1-step samples {s1.dist_to_data_median:.3f} from the data "
+      f"(exact D: {i1.dist_to_data_median:.3f}) -- the averaging is learned, not a defect")
+print(f"2. curved paths:       median chord deviation {np.median(mix.chord):.3f} "
+      f"(clusters) vs {np.median(point_case.chord):.1e} (single point)")
+print("3. discretisation:     digits, Euler, median distance to a training image: "
+      + ", ".join(f"{n} steps {blur[n]:.3f}" for n in sorted(blur) if n in (3, 5, 7, 30)))
+print("                       fitted orders on the clusters: "
+      + ", ".join(f"{mot.LABELS[s]} {o:.2f}" for s, o in zip(err_cfg.solvers, err_res.mix_order)))
 
 # %% [markdown]
 # **Summary.** The slowness is a property of the **optimum**, not of the network or of the
 # particular solver: the diffusion loss is minimised by an average, the average drifts along
-# the path and bends it, and a solver needs many steps to follow a bent path. No fast sampling
-# with diffusion models as they are — hence the two ways out of the lecture: straighter
-# trajectories (flow matching, rectified flows) or **distillation**, which trains
-# $f_\phi(x, t) = x_0$ directly (notebooks 02–04: knowledge, consistency and multi-boundary
-# consistency distillation).
+# the path and bends it, and a solver needs many steps to follow a bent path. Hence the two
+# ways out of the lecture: straighter trajectories (flow matching, rectified flows) or
+# **distillation**, which trains $f_\phi(x, t) = x_0$ directly (notebooks 02–04: knowledge,
+# consistency and multi-boundary consistency distillation).
 
 # %% [markdown]
-# ## Try this
+# ## Exercises
 #
-# 1. **Another data set.** Replace `ring(8)` by `grid(3)` or `ring(3, radius=2)` in 1.1: which
-#    step count is needed for 99% of samples to reach the exact point?
-# 2. **Another grid.** Use `karras_sigmas(n + 1, rho=1.0, append_zero=False)` (uniform in
-#    $\sigma$) in 1.5: why do few steps get much worse? (Hint: where is the bending?)
-# 3. **A 0.1 / 0.9 split.** Derive the $x$ at which the two-delta weights are 0.1 / 0.9 and
-#    check it with `den2.posterior`. What happens to that $x$ as $\sigma \to 0$?
-# 4. **Equal cost.** Compare Heun with $n$ steps and DPM-Solver++(2M) with $2n$ steps (the
-#    same number of denoiser evaluations, `nfe`) using `r.median` from 1.8.
-# 5. **When is the digit chosen?** From `H` in 1.6, find the $\sigma$ at which the median
-#    entropy first drops below $\ln 2$, and compare it with the distances between the glyphs
-#    (`digits.points`).
-#
-# A start for exercise 3:
+# 1. **How many steps until the right data point?** On `"clusters"`, find for each solver the
+#    smallest $n$ whose samples have the exact ODE state's nearest point for at least 90% of
+#    the noises (`measure(...).same_basin`), and its NFE. Which solver gets there cheapest?
+#    Then try `"ring"`: why is the fraction already 100% at one step there?
+# 2. **A 0.1 / 0.9 split.** Derive the position $x^\star$ on the line where the two-delta
+#    weights are 0.1 / 0.9, and check it with `IdealDenoiser(two_points()).posterior` (or
+#    `mot.run_two_delta_averaging(replace(two_cfg, weight=0.9, ...))`) for several $\sigma$.
+#    What happens to $x^\star$ as $\sigma \to 0$?
+# 3. **When is the digit chosen?** For several noises (`replace(track_cfg, seed=...)`), find
+#    the $\sigma$ at which the posterior entropy first drops below $\ln 2$, and compare it with
+#    the typical distance between a training digit and its nearest neighbour.
 
 # %%
-s = 1.0
-x_guess = np.array([[0.5, 0.0]])  # replace 0.5 by your x*
-print("weights at x_guess:", np.round(den2.posterior(x_guess, s), 4))
+# your attempt at exercise 1 (a start):
+den_x = ideal_denoiser("clusters")
+ref_x = reference("clusters", 100 if FAST else 400)
+print("Euler, 8 steps:", measure(sample(den_x, ref_x.x_T, sampler_sigmas(8), "euler"), ref_x))
+
+# %% [markdown]
+# Solution 1 (click to expand)
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+CANDIDATE_STEPS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96)
+cheapest = {}
+for solver in ("euler", "heun", "dpmpp_2m"):
+    for n in CANDIDATE_STEPS:
+        frac = measure(sample(den_x, ref_x.x_T, sampler_sigmas(n), solver), ref_x).same_basin
+        if frac >= 0.9:
+            cheapest[solver] = (n, nfe(solver, sampler_sigmas(n)), frac)
+            break
+for solver, (n, cost, frac) in cheapest.items():
+    print(f"{mot.LABELS[solver]:>16}: n = {n:3d} steps, NFE {cost:3d}, same point {frac:.1%}")
+check("exercise 1: a second-order solver needs fewer NFE than Euler",
+      min(cheapest.get("heun", (0, 1e9))[1], cheapest.get("dpmpp_2m", (0, 1e9))[1])
+      < cheapest.get("euler", (0, 1e9))[1], **{k: v[1] for k, v in cheapest.items()})
+best = min(cheapest, key=lambda k: cheapest[k][1])
+say("On the clusters, **{b}** reaches 90% at the fewest evaluations (NFE {c}). On the "
+    "ring, 1 step already gives {r:.0%}: the 8 points are equal and symmetric, so the "
+    "nearest point is set by the *angle* of $x_T$, which Euler steps keep nearly intact: "
+    "'same point' says little there, which is why the clusters are asymmetric.",
+    b=mot.LABELS[best], c=cheapest[best][1],
+    r=measure(sample(den_r, reference("ring", 100).x_T, sampler_sigmas(1), "euler"),
+              reference("ring", 100)).same_basin)
+
+# %% [markdown]
+# Solution 2 (click to expand)
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+# log(pi2/pi1) = 2 x / sigma^2 for points at -1, +1, so pi2 = 0.9 at x* = sigma^2 ln(9) / 2
+pair = IdealDenoiser(two_points())  # x^1 = (-1, 0), x^2 = (+1, 0)
+for s in (2.0, 1.0, 0.5, 0.1, 0.01):
+    x_star = s ** 2 * np.log(9) / 2
+    weights = pair.posterior(np.array([[x_star, 0.0]]), s)[0]
+    r = mot.run_two_delta_averaging(replace(two_cfg, weight=0.9, sigma_star=s, sigmas=(s,)))
+    print(f"sigma = {s:5g}: x* = {x_star:.6f} (experiment: {r.x_star:.6f}), "
+          f"weights {weights[0]:.4f} / {weights[1]:.4f}")
+check("exercise 2: at x* = sigma^2 ln(9)/2 the weights are 0.1 / 0.9; x* -> 0 as sigma -> 0",
+      np.allclose(weights, [0.1, 0.9], atol=1e-12) and abs(r.x_star - x_star) < 1e-12
+      and x_star < 1e-3, x_star_at_smallest_sigma=x_star)
+say("As $\\sigma \\to 0$ the 0.1 / 0.9 point moves to the midpoint: the weights switch from "
+    "one point to the other over a band of width $O(\\sigma^2)$, and $D$ becomes the "
+    "nearest-point map, a step function (the $\\sigma \\to 0$ limit, `nearest_point`).")
+
+# %% [markdown]
+# Solution 3 (click to expand)
+
+# %% tags=["solution"] jupyter={"source_hidden": true}
+picked = []
+for seed in range(3 if FAST else 8):
+    r = mot.run_image_denoiser_track(replace(track_cfg, seed=seed, steps=32))
+    picked.append(r.sigmas[int(np.argmax(r.entropy < np.log(2)))])
+digit_pts = dataset("digits").points
+sqn = (digit_pts ** 2).sum(1)
+gram = sqn[:, None] + sqn[None] - 2 * digit_pts @ digit_pts.T
+np.fill_diagonal(gram, np.inf)
+nn_dist = np.sqrt(np.maximum(gram.min(axis=1), 0))  # each digit to its nearest neighbour
+print("sigma where H < ln 2:", np.round(picked, 3))
+ratio = np.median(picked) / np.median(nn_dist)
+check("exercise 3: the digit is chosen at sigma of the order of the nearest-neighbour spacing",
+      0.05 < ratio < 2, ratio=ratio)
+say("The digit is chosen at $\\sigma$ = {lo:.2g} to {hi:.2g} (median {med:.2g}), while a training "
+    "digit's nearest neighbour is typically {nn:.2f} away: the choice happens when $\\sigma$ falls "
+    "to a fraction ({frac:.2f}) of the spacing between images, {pct:.1%} of $\\sigma_{{max}}$: "
+    "the choice, and with it the turn of the path, comes at the very end of sampling.",
+    lo=min(picked), hi=max(picked), med=np.median(picked), nn=np.median(nn_dist),
+    frac=np.median(picked) / np.median(nn_dist), pct=np.median(picked) / SIGMA_MAX)
