@@ -1,0 +1,402 @@
+"""Curved trajectories (slide "1. DMs speed are limited!: "Diffusion has curved trajectories"")
+and what they cost: error vs NFE per solver, few-step Heun with the exact D vs a trained student
+(slide "1. Why Diffusion Models are slow? (low capacity? solver error?)")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from ...data import DeltaMixture, GaussianMixture
+from ...denoiser import IdealDenoiser
+from ...geometry import chord_deviation, denoiser_drift, fit_order
+from ...solvers import nfe, sample
+from .._cache import cached
+from ..common import (
+    SIGMA_MAX,
+    SIGMA_MIN,
+    dataset,
+    ideal_denoiser,
+    measure,
+    noise,
+    reference,
+    sampler_sigmas,
+)
+from ._shared import (
+    COLORS,
+    LABELS,
+    NFE_RULE,
+    _box,
+    _clipped,
+    _figure,
+    _one_thread,
+)
+from .student import DenoiserStudentConfig, run_denoiser_student
+
+
+def gaussian_path(x_T, sigma, mu, std, sigma_T: float = SIGMA_MAX) -> np.ndarray:
+    """The exact PF-ODE state of N(mu, std^2 I) at ``sigma`` from ``x_T`` at ``sigma_T``.
+
+    D(x, sigma) = mu + std^2 (x - mu) / (std^2 + sigma^2), so dx/dsigma = sigma (x - mu) /
+    (std^2 + sigma^2) and x(sigma) = mu + (x_T - mu) sqrt(std^2 + sigma^2) / sqrt(std^2 +
+    sigma_T^2): a straight ray towards mu, travelled at a speed that is not constant.
+    """
+    x_T = np.asarray(x_T, dtype=np.float64)
+    return mu + (x_T - mu) * np.sqrt(std ** 2 + sigma ** 2) / np.sqrt(std ** 2 + sigma_T ** 2)
+
+
+
+
+# ----------------------------------------------------------------------------- curved paths
+
+
+@dataclass(frozen=True)
+class CurvedConfig:
+    """PF-ODE paths of a delta mixture, a single Gaussian and a single point.
+
+    Attributes
+    ----------
+    mixture : str -- data set of the mixture panel
+    gaussian_std : float -- std of the single Gaussian N(0, std^2 I)
+    point : (float, float) -- the single data point
+    steps : int -- solver steps of each path (80 -> 0.002)
+    solver : str
+    n_paths : int
+    seed : int
+    window : float -- half-width of the drawn window around the origin
+    """
+
+    mixture: str = "clusters"
+    gaussian_std: float = 0.5
+    point: tuple = (1.0, 0.0)
+    steps: int = 96
+    solver: str = "heun"
+    n_paths: int = 14
+    seed: int = 9
+    window: float = 2.6
+
+
+@dataclass(frozen=True, eq=False)
+class CurvedCase:
+    """One panel: title; centres (M, 2) the data points or the Gaussian's mean; states
+    (T, B, 2) along ``sigmas``; denoised (T, B, 2) = D(states, sigmas); chord (B,) and
+    chord_rel (B,) chord deviation (absolute, relative); drift (T, B) |D(x(sigma), sigma) -
+    x_end|."""
+
+    title: str
+    centres: np.ndarray
+    states: np.ndarray
+    denoised: np.ndarray
+    chord: np.ndarray
+    chord_rel: np.ndarray
+    drift: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class CurvedResult:
+    """Attributes: config; sigmas (T,); nfe; cases (mixture, Gaussian, point)."""
+
+    config: CurvedConfig
+    sigmas: np.ndarray
+    nfe: int
+    cases: tuple
+
+
+@cached
+@_one_thread
+def run_curved_trajectories(cfg: CurvedConfig = CurvedConfig()) -> CurvedResult:
+    sig = sampler_sigmas(cfg.steps)
+    x_T = noise(2, cfg.n_paths, cfg.seed)
+    gauss = GaussianMixture(np.zeros((1, 2)), cfg.gaussian_std ** 2)
+    cases = []
+    for title, data in ((f"{cfg.mixture}: {dataset(cfg.mixture).N} points (delta mixture)",
+                         dataset(cfg.mixture)),
+                        (f"single Gaussian $N(0, {cfg.gaussian_std:g}^2 I)$", gauss),
+                        ("single data point", DeltaMixture(np.array([cfg.point])))):
+        den = IdealDenoiser(data)
+        _, states, _ = sample(den, x_T, sig, cfg.solver, return_trajectory=True)
+        D = np.stack([den(states[i], sig[i]) for i in range(sig.size)])
+        centres = data.means if isinstance(data, GaussianMixture) else data.points
+        cases.append(CurvedCase(title, centres, states, D, chord_deviation(states),
+                                chord_deviation(states, relative=True),
+                                denoiser_drift(den, states, sig)))
+    return CurvedResult(cfg, sig, nfe(cfg.solver, sig), tuple(cases))
+
+
+def plot_curved_trajectories(result: CurvedResult, ax=None):
+    """Three path panels (mixture, Gaussian, point) and the denoiser drift along the path."""
+    cfg, r = result.config, result
+    fig, axes = _figure(ax, 4, figsize=(17, 4.9), gridspec_kw={"width_ratios": [1, 1, 1, 1.25]})
+    colors = plt.get_cmap("tab20")(np.arange(cfg.n_paths) % 20)
+    w = cfg.window
+    for a, case in zip(axes, r.cases):
+        for b in range(cfg.n_paths):
+            a.plot(case.states[:, b, 0], case.states[:, b, 1], color=colors[b], lw=1.6)
+            a.plot(case.denoised[:, b, 0], case.denoised[:, b, 1], color=colors[b], lw=1.0,
+                   ls="--")
+            a.plot(*case.states[-1, b], "o", color=colors[b], ms=4)
+        a.scatter(*case.centres.T, marker="x", s=50, color="k", lw=1.5, zorder=5)
+        a.set_xlim(-w, w)
+        a.set_ylim(-w, w)
+        a.set_aspect("equal")
+        a.set_xlabel("$x_1$")
+        a.set_title(case.title, fontsize=11)
+        _box(a, 0.02, 0.02, f"chord deviation: median {np.median(case.chord):.2g}\n"
+             f"(relative {np.median(case.chord_rel):.1e})\nmax drift $|D - x_{{end}}|$ = "
+             f"{case.drift.max():.2g}", va="bottom")
+        a.plot([], [], color="0.3", lw=1.6, label="path $x(\\sigma)$")
+        a.plot([], [], color="0.3", lw=1, ls="--", label="$D(x(\\sigma), \\sigma)$")
+        a.legend(loc="upper right", fontsize=8)
+        axes[3].plot(r.sigmas, np.median(case.drift, axis=1), lw=2, label=case.title)
+    axes[0].set_ylabel("$x_2$")
+    ad = axes[3]
+    ad.set_xscale("log")
+    ad.invert_xaxis()
+    ad.set_xlabel("noise level $\\sigma$ (80 $\\to$ 0.002)")
+    ad.set_ylabel("median drift $|D(x(\\sigma), \\sigma) - x_{end}|$")
+    ad.set_title("Denoiser drift along the path", fontsize=11)
+    ad.legend(fontsize=8, loc="upper right")
+    ad.text(0.98, 0.6, "single point: $D$ is the point all the way\n(straight line, constant "
+            "speed)\nGaussian: straight ray, $D$ moves", transform=ad.transAxes, ha="right",
+            fontsize=8.5)
+    if ax is None:
+        fig.suptitle(f"Diffusion has curved trajectories: {cfg.n_paths} PF-ODE paths from "
+                     f"$\\sigma$ = 80 to 0.002 ({LABELS[cfg.solver]}, {cfg.steps} steps, "
+                     f"NFE {r.nfe}; window $\\pm{w:g}$ around the data)", fontsize=12)
+        fig.tight_layout()
+    return fig
+
+
+
+# ----------------------------------------------------------------------------- error vs NFE
+
+
+@dataclass(frozen=True)
+class ErrorVsStepsConfig:
+    """Error against the exact ODE state at sigma_min vs NFE: curvature, not speed.
+
+    Three data sets separate the two: a single point (straight path at constant speed: every
+    solver is exact, error 0 to rounding), a single Gaussian (straight path, speed not
+    constant: Euler already has an order-1 error) and a delta mixture (curved paths). Measured
+    at sigma_min, the mixture's error is *not* larger than the Gaussian's (NFE 4: 0.18 against
+    0.32 with the defaults): near sigma_min its paths run straight into the data points and
+    contract, so what few steps cost there is the basin (which point: 14% land on the exact
+    state's point at NFE 4, 86% at NFE 32) and the blur (``steps_comparison``).
+
+    Few-step Heun with the exact D. Heun's corrector evaluates D at the end of each step; on a
+    1- or 2-step grid that end is sigma_min = 0.002, right after a huge predictor step that
+    left x' near an average of the data. There the exact D is nearly discontinuous -- D(x',
+    0.002) is, to many digits, the nearest data point -- so the corrector slope
+    (x' - D(x', sigma))/sigma is about distance/sigma, some 500 x the distance at 0.002 (367
+    median on "clusters" at one step), and the trapezoid throws the sample ~10^4 away (1.5e4
+    at NFE 2, 233 at NFE 4). That is the exact D's near-discontinuity, not the solver: with
+    the smooth trained student D_theta (whose EDM form D = c_skip x + c_out F makes the slope
+    -F-like, 0.5 at one step) or a single Gaussian, the same grids give errors bounded by the
+    noise scale (about |x_T|/2 at one step, where the trapezoid averages the slope at 80 with
+    the one at 0.002: poor, but not a blow-up).
+
+    Attributes
+    ----------
+    steps : tuple of int -- solver steps n
+    solvers : tuple of str
+    mixture : str -- data set of the mixture (its reference: :func:`.common.reference`)
+    n_ref : int -- noises of the mixture's reference
+    ref_seed : int
+    gaussian_std : float -- std of N(0, std^2 I); its exact state is :func:`gaussian_path`
+    point : (float, float) -- the single point
+    n_noises : int -- noises of the single point and Gaussian
+    seed : int
+    fit_min_steps : int -- orders are fitted on n >= this
+    y_clip : float -- errors above are drawn at the clip (with their values written)
+    floor : float -- where the single point's errors (0 to rounding) are drawn
+    student : DenoiserStudentConfig -- the smooth D_theta run with Heun beside the exact D
+    student_steps : tuple of int
+    """
+
+    steps: tuple = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128)
+    solvers: tuple = ("euler", "heun", "dpmpp_2m")
+    mixture: str = "clusters"
+    n_ref: int = 400
+    ref_seed: int = 2024
+    gaussian_std: float = 0.5
+    point: tuple = (1.0, 0.0)
+    n_noises: int = 400
+    seed: int = 10
+    fit_min_steps: int = 16
+    y_clip: float = 100.0
+    floor: float = 1e-6
+    student: DenoiserStudentConfig = DenoiserStudentConfig()
+    student_steps: tuple = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32)
+
+
+@dataclass(frozen=True, eq=False)
+class ErrorVsStepsResult:
+    """Median |x_n - x_exact(sigma_min)| per solver (K) and step count (S).
+
+    Attributes
+    ----------
+    config : ErrorVsStepsConfig
+    nfe : (K, S) int
+    point_err_max : (K, S) -- single point, the max over the noises (0 to rounding)
+    gauss_err : (K, S) -- single Gaussian, median
+    mix_err : (K, S) -- mixture, median
+    mix_same : (K, S) -- mixture, fraction with the exact state's nearest point
+    gauss_order, mix_order : (K,) -- fitted orders (-slope of log median error vs log n)
+    student_nfe : (S2,) -- Heun's NFE at ``student_steps``
+    heun_exact_err : (S2,) -- Heun with the exact D, mixture (= mix_err at those steps)
+    heun_student_err : (S2,) -- Heun with the student D_theta, against the same exact states
+    heun_gauss_err : (S2,) -- Heun on the single Gaussian
+    corrector_slope : (S2,) -- median |(x' - D(x', sigma_1)) / sigma_1| of Heun's last
+        corrector with the exact D (sigma_1 = sigma_min): the near-discontinuity it meets
+    student_slope : (S2,) -- the same with the student
+    """
+
+    config: ErrorVsStepsConfig
+    nfe: np.ndarray
+    point_err_max: np.ndarray
+    gauss_err: np.ndarray
+    mix_err: np.ndarray
+    mix_same: np.ndarray
+    gauss_order: np.ndarray
+    mix_order: np.ndarray
+    student_nfe: np.ndarray
+    heun_exact_err: np.ndarray
+    heun_student_err: np.ndarray
+    heun_gauss_err: np.ndarray
+    corrector_slope: np.ndarray
+    student_slope: np.ndarray
+
+
+def _last_corrector_slope(den, x_T, grid):
+    """Median |(x' - D(x', s_n)) / s_n| at Heun's last corrector (x' its Euler predictor)."""
+    x = sample(den, x_T, grid[:-1], "heun") if grid.size > 2 else x_T
+    s, t = float(grid[-2]), float(grid[-1])
+    xp = x + (t - s) * (x - den(x, s)) / s
+    return float(np.median(np.linalg.norm((xp - den(xp, t)) / t, axis=1)))
+
+
+@cached
+@_one_thread
+def run_error_vs_steps(cfg: ErrorVsStepsConfig = ErrorVsStepsConfig()) -> ErrorVsStepsResult:
+    ref = reference(cfg.mixture, cfg.n_ref, cfg.ref_seed)
+    mix = ideal_denoiser(cfg.mixture)
+    gauss = IdealDenoiser(GaussianMixture(np.zeros((1, 2)), cfg.gaussian_std ** 2))
+    point = IdealDenoiser(DeltaMixture(np.array([cfg.point])))
+    x_T = noise(2, cfg.n_noises, cfg.seed)
+    g_exact = gaussian_path(x_T, SIGMA_MIN, 0.0, cfg.gaussian_std)
+    p_exact = np.asarray(cfg.point) + (x_T - np.asarray(cfg.point)) * SIGMA_MIN / SIGMA_MAX
+    K, S = len(cfg.solvers), len(cfg.steps)
+    n_fe = np.empty((K, S), dtype=int)
+    p_err, g_err, m_err, m_same = (np.empty((K, S)) for _ in range(4))
+    for j, n in enumerate(cfg.steps):
+        grid = sampler_sigmas(n)
+        for k, solver in enumerate(cfg.solvers):
+            n_fe[k, j] = nfe(solver, grid)
+            p_err[k, j] = np.linalg.norm(sample(point, x_T, grid, solver) - p_exact,
+                                         axis=1).max()
+            g_err[k, j] = np.median(np.linalg.norm(sample(gauss, x_T, grid, solver) - g_exact,
+                                                   axis=1))
+            m = measure(sample(mix, ref.x_T, grid, solver), ref)
+            m_err[k, j], m_same[k, j] = m.err_median, m.same_basin
+    fit = np.asarray(cfg.steps) >= cfg.fit_min_steps
+    st = np.asarray(cfg.steps)
+    g_ord = np.array([-fit_order(st[fit], g_err[k, fit]) for k in range(K)])
+    m_ord = np.array([-fit_order(st[fit], m_err[k, fit]) for k in range(K)])
+
+    student = run_denoiser_student(cfg.student).student
+    s_nfe, h_ex, h_st, h_g, slope_ex, slope_st = ([] for _ in range(6))
+    for n in cfg.student_steps:
+        grid = sampler_sigmas(n)
+        s_nfe.append(nfe("heun", grid))
+        h_ex.append(measure(sample(mix, ref.x_T, grid, "heun"), ref).err_median)
+        h_st.append(measure(sample(student, ref.x_T, grid, "heun"), ref).err_median)
+        h_g.append(np.median(np.linalg.norm(sample(gauss, x_T, grid, "heun") - g_exact,
+                                            axis=1)))
+        slope_ex.append(_last_corrector_slope(mix, ref.x_T, grid))
+        slope_st.append(_last_corrector_slope(student, ref.x_T, grid))
+    return ErrorVsStepsResult(cfg, n_fe, p_err, g_err, m_err, m_same, g_ord, m_ord,
+                              np.array(s_nfe), np.array(h_ex), np.array(h_st), np.array(h_g),
+                              np.array(slope_ex), np.array(slope_st))
+
+
+
+
+def plot_error_vs_steps(result: ErrorVsStepsResult, ax=None):
+    """(a) Euler on the three data sets; (b) the mixture, every solver; (c) Heun: exact D vs
+    the student. x: NFE. Errors above ``y_clip`` are drawn at the clip (open triangles) and
+    their values written beside them.
+    """
+    cfg, r = result.config, result
+    fig, (a1, a2, a3) = _figure(ax, 3, figsize=(17, 5.3), sharey=True)
+    clip, floor = cfg.y_clip, cfg.floor
+    e = cfg.solvers.index("euler") if "euler" in cfg.solvers else 0
+    # (a) curvature vs speed, Euler
+    j4 = int(np.argmin(np.abs(r.nfe[e] - 4)))
+    j32 = int(np.argmin(np.abs(r.nfe[e] - 32)))
+    a1.loglog(r.nfe[e], r.mix_err[e], "o-", ms=4, color="tab:red",
+              label=f"{cfg.mixture}: curved paths (order {r.mix_order[e]:.2f})")
+    a1.loglog(r.nfe[e], r.gauss_err[e], "s-", ms=4, color="tab:purple",
+              label=f"single Gaussian: straight, varying speed (order {r.gauss_order[e]:.2f})")
+    a1.loglog(r.nfe[e], np.full(r.nfe.shape[1], floor), "D", ms=5, color="k", mfc="white",
+              label=f"single point: straight, constant speed (drawn at {floor:g})")
+    _box(a1, 0.97, 0.97, f"single point: Euler exact, max error {r.point_err_max[e].max():.0e}"
+         f"\nNFE {r.nfe[e, j4]}: Gaussian {r.gauss_err[e, j4]:.2f}, {cfg.mixture} "
+         f"{r.mix_err[e, j4]:.2f}\n{cfg.mixture}, same nearest point as the exact state:\n"
+         f"{r.mix_same[e, j4]:.0%} at NFE {r.nfe[e, j4]}, {r.mix_same[e, j32]:.0%} at NFE "
+         f"{r.nfe[e, j32]} (paths contract onto\nthe points near $\\sigma_{{min}}$: a basin "
+         "error, not a drift)", ha="right", va="top")
+    a1.set_title("Euler is exact only at constant velocity", fontsize=11)
+    a1.set_ylabel("median $|x_n - x_{ODE}(\\sigma_{min})|$")
+    # (b) the mixture, every solver
+    for k, solver in enumerate(cfg.solvers):
+        _clipped(a2, r.nfe[k], r.mix_err[k], clip, COLORS[solver], marker="o", ms=4,
+                 label=f"{LABELS[solver]} ({NFE_RULE[solver]}): order {r.mix_order[k]:.2f}")
+        if solver == "heun":
+            over = np.flatnonzero(r.mix_err[k] > clip)
+            if over.size:
+                vals = ", ".join(f"{r.mix_err[k, j]:.2g}" for j in over)
+                nf = ", ".join(str(r.nfe[k, j]) for j in over)
+                a2.annotate(f"Heun off the scale:\n{vals} at NFE {nf}",
+                            (r.nfe[k, over[-1]], clip), xytext=(12, -32),
+                            textcoords="offset points", fontsize=8.5, color=COLORS[solver],
+                            arrowprops=dict(arrowstyle="->", color=COLORS[solver]))
+    a2.set_title(f"{cfg.mixture}: every solver (orders fitted for n $\\geq$ "
+                 f"{cfg.fit_min_steps})", fontsize=11)
+    # (c) Heun: the exact D's near-discontinuity, not the solver
+    _clipped(a3, r.student_nfe, r.heun_exact_err, clip, COLORS["heun"], marker="o", ms=4,
+             label="Heun, exact $D$")
+    a3.loglog(r.student_nfe, r.heun_student_err, "s--", ms=4, color="tab:brown",
+              label="Heun, trained student $D_\\theta$ (smooth; floor: $D_\\theta \\neq D$)")
+    a3.loglog(r.student_nfe, r.heun_gauss_err, "^:", ms=4, color="tab:purple",
+              label="Heun, single Gaussian")
+    _box(a3, 0.97, 0.97, f"1 step: the corrector's slope $|x' - D(x', \\sigma_{{min}})|/"
+         f"\\sigma_{{min}}$ is\n{r.corrector_slope[0]:.0f} with the exact $D$ (~ the nearest "
+         f"point: distance/0.002),\n{r.student_slope[0]:.1f} with $D_\\theta$. Heun at NFE "
+         f"{r.student_nfe[0]}: exact $D$ {r.heun_exact_err[0]:.1e},\n$D_\\theta$ "
+         f"{r.heun_student_err[0]:.0f}, Gaussian {r.heun_gauss_err[0]:.0f} (about $|x_T|/2$: "
+         "poor, bounded)", ha="right", va="top")
+    a3.set_title(f"Few-step Heun on {cfg.mixture}: exact $D$ vs a smooth $D_\\theta$",
+                 fontsize=11)
+    lo = floor / 3
+    ticks = [t for t in (1, 2, 4, 8, 16, 32, 64, 128, 256) if t <= r.nfe.max()]
+    for a in (a1, a2, a3):
+        a.set_xscale("log")
+        a.set_yscale("log")
+        a.set_xticks(ticks, [str(t) for t in ticks])
+        a.xaxis.set_minor_formatter(plt.NullFormatter())
+        a.set_ylim(lo, clip * 40)
+        a.axhline(clip, color="0.5", lw=0.8, ls="--")
+        a.set_xlabel("denoiser evaluations (NFE)")
+        a.grid(True, which="major", alpha=0.3)
+        a.legend(fontsize=8, loc="lower left")
+    a1.legend(fontsize=8, loc="lower left", bbox_to_anchor=(0.0, 0.06))
+    if ax is None:
+        fig.suptitle("Error against the exact ODE state at $\\sigma_{min}$ = 0.002 vs NFE "
+                     f"(Karras grid from $\\sigma$ = 80; {cfg.n_ref} noises; errors above "
+                     f"{clip:g} drawn at the dashed line)", fontsize=12)
+        fig.tight_layout()
+    return fig
+
+
