@@ -114,7 +114,8 @@ def float32_ratios(repeats, rng):
         points, x = make_case(N, B, d, 1.0, rng)
         den = IdealDenoiser(points)
         x32 = x.astype(np.float32)
-        t64, t32 = best_times([lambda: den(x, 1.0), lambda: den(x32, 1.0)], repeats)
+        t64, t32 = best_times([lambda den=den, x=x: den(x, 1.0),
+                               lambda den=den, x32=x32: den(x32, 1.0)], repeats)
         err = np.abs(den(x32, 1.0).astype(np.float64) - den(x32.astype(np.float64), 1.0)).max()
         print(f"{N:6d} {B:5d} {d:5d} | {t64:10.4f} {t32:10.4f} {t32 / t64:7.2f} | {err:15.2e}")
 
@@ -131,7 +132,8 @@ def crossover(repeats, rng):
             den = IdealDenoiser(points)
             s = np.full(B, sigma)
             t_gemm, t_direct = best_times(
-                [lambda: den._gemm_D(x, s), lambda: den._direct(x, s)], repeats, 0.05)
+                [lambda den=den, x=x, s=s: den._gemm_D(x, s),
+                 lambda den=den, x=x, s=s: den._direct(x, s)], repeats, 0.05)
             chosen = ("direct" if B * N <= dm._DIRECT_MAX_BN and B * N * d <= dm._DIRECT_MAX_BND
                       else "GEMM")
             print(f"{N:6d} {B:5d} {d:5d} {B * N:6d} {B * N * d:8d} {sigma:6g} | "
