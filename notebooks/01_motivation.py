@@ -102,7 +102,7 @@ say("With the **exact** denoiser, the median 3-step Euler sample is {a:.2f} away
 # **Play with it.** Steps and solver on the 2-D data (left: the data points as circles, sized
 # by weight; the samples as dots) and on the digits (right). Few steps leave the 2-D samples
 # between the points and the digits blurred; more steps sharpen both. The numbers in the
-# titles are measured on 400 held-out noises (2-D) against the exact ODE.
+# titles are measured on held-out noises (2-D) against their exact ODE states.
 
 # %%
 N_DIGITS = 8  # digits drawn per setting
