@@ -49,12 +49,14 @@ def make_notebook(name: str) -> nbformat.NotebookNode:
 
 
 def clean(nb: nbformat.NotebookNode) -> None:
-    """Keep only the kernelspec, drop cell metadata, merge split prints, check the counts."""
+    """Keep only the kernelspec and the pairing, cell metadata but the solution tags and their
+    collapsed state, merge split prints, check the counts."""
     nb.metadata = {"kernelspec": dict(KERNELSPEC), "language_info": {"name": "python"},
                    "jupytext": dict(JUPYTEXT)}
     count = 0
     for cell in nb.cells:
-        cell.metadata = {}
+        # keep only what a reader needs: the solution tag and its collapsed state
+        cell.metadata = {k: cell.metadata[k] for k in ("tags", "jupyter") if k in cell.metadata}
         if cell.cell_type != "code":
             continue
         merged = []  # one stream output per run of prints, as a reader sees it
@@ -88,10 +90,11 @@ def build(name: str) -> tuple[Path, float, int]:
     clean(nb)
     nbformat.validate(nb)
     path = HERE / f"{name}.ipynb"
-    nbformat.write(nb, path)
-    size = path.stat().st_size
-    if size > MAX_BYTES:
-        raise RuntimeError(f"{path} is {size} bytes, over the {MAX_BYTES} byte limit")
+    text = nbformat.writes(nb) + "\n"
+    size = len(text.encode())
+    if size > MAX_BYTES:  # refuse before writing: no oversized file left behind
+        raise RuntimeError(f"{path} would be {size} bytes, over the {MAX_BYTES} byte limit")
+    path.write_text(text)
     return path, seconds, size
 
 

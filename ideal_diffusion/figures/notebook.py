@@ -119,9 +119,17 @@ def explore(fn, /, **controls):
     return out
 
 
-def play(anim) -> None:
-    """Show a matplotlib animation inline as HTML (jshtml) and close its figure."""
+def play(anim, dpi: float | None = None) -> None:
+    """Show a matplotlib animation inline as HTML (jshtml) and close its figure.
+
+    Parameters
+    ----------
+    anim : matplotlib.animation.Animation
+    dpi : float, optional -- frame resolution (lower keeps a committed notebook small)
+    """
     from IPython.display import HTML, display
 
-    display(HTML(anim.to_jshtml()))
+    with plt.rc_context({} if dpi is None else {"savefig.dpi": dpi}):
+        html = anim.to_jshtml()
+    display(HTML(html))
     plt.close(anim._fig)
