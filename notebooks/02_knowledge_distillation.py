@@ -20,7 +20,7 @@
 # $\mathbb{E}[x_0 \mid x]$), so its sampler, the exact PF-ODE state of every noise and the
 # optimum of each loss are all known: the lecture's claims can be measured, not only argued.
 # The data set is `"clusters"`: 20 points in four clusters of different sizes, asymmetric on
-# purpose (try `"ring"` or `"digits"` in the next cell).
+# purpose (try the symmetric `"ring"` of 8 points in the next cell; the pictures are 2-D).
 #
 # **Measurement convention.** An $n$-step sampler takes $n$ steps from $\sigma_{\max} = 80$
 # to $\sigma_{\min} = 0.002$ (the $n + 1$ values of `sampler_sigmas(n)`); its sample is the
@@ -61,7 +61,7 @@ FAST = os.environ.get("IDEAL_DIFFUSION_FAST") == "1"  # CI: smaller training, sa
 # %config InlineBackend.figure_format = 'png'
 notebook_style()
 
-# The experiment of this notebook. Edit any field: data ("clusters", "ring", "digits"),
+# The experiment of this notebook. Edit any field: data ("clusters" or "ring": 2-D sets),
 # the two teachers (solver_many/steps_many, solver_few/steps_few), n_pairs, the MLP, train.
 KD = KDConfig()
 if FAST:

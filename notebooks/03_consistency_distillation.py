@@ -32,7 +32,8 @@
 # (NFE). The $\sigma \to 0$ limit (the nearest data point) is never applied to a sample.
 #
 # **How to use this notebook.** Every experiment is one frozen Config. Edit `CD` below (data
-# set, grid size `N`, teacher `solver`, network, `train`) or any Config in a cell, and re-run:
+# set `"clusters"` or `"ring"`, grid size `N`, teacher `solver`, network, `train`) or any
+# Config in a cell, and re-run:
 # the figures, the printed numbers and the sentences are all computed from what the cells
 # just ran; `check(...)` lines fail loudly if a claim no longer holds.
 
