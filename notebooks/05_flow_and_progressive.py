@@ -369,8 +369,8 @@ np.testing.assert_allclose(sigma_of_t(t_karras), common.sampler_sigmas(8), rtol=
 above = lambda g: int(np.sum(g[1:] > 0.9))  # noqa: E731  (steps ending above t = 0.9)
 say("Steps ending below $t = 0.5$ ($\\sigma < 1$): Karras {k}, uniform {u}; steps ending above "
     "$t = 0.9$ ($\\sigma > 9$): Karras {ka}, uniform {ua}. In $t$ the Karras grid spends "
-    "{more} steps near the noise end, and its last steps, {a:.3f} -> {b:.3f} -> {c:.3f}, "
-    "take the data end in two small steps.", k=below(t_karras), u=below(t_uni),
+    "{more} steps near the noise end, where $\\sigma$ is large but $t$ barely moves; its "
+    "last values are {a:.3f}, {b:.3f}, {c:.3f}.", k=below(t_karras), u=below(t_uni),
     ka=above(t_karras), ua=above(t_uni),
     more="more" if above(t_karras) > above(t_uni) else "no more",
     a=t_karras[-3], b=t_karras[-2], c=t_karras[-1])
