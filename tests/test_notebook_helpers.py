@@ -10,7 +10,7 @@ from ideal_diffusion.figures.notebook import check, explore, static_only  # noqa
 
 
 def test_check_prints_or_raises(capsys):
-    assert check("error falls with steps", 0.1 < 0.5, few=0.5, many=0.1)
+    assert check("error falls with steps", 0.1 < 0.5, few=0.5, many=0.1) is None
     assert "✓ error falls with steps  (few = 0.5, many = 0.1)" in capsys.readouterr().out
     with pytest.raises(AssertionError, match="✗ error falls.*few = 0.1"):
         check("error falls with steps", 0.5 < 0.1, few=0.1, many=0.5)

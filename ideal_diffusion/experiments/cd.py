@@ -21,7 +21,6 @@ ODE state at sigma_min of the same noise (:func:`~ideal_diffusion.experiments.co
 """
 from __future__ import annotations
 
-import inspect
 import time
 from dataclasses import dataclass, field, replace
 
@@ -44,7 +43,7 @@ from . import common
 from ._cache import cached
 
 __all__ = [
-    "CDConfig", "CDRunResult", "CollapseConfig", "CollapseResult", "MultistepConfig",
+    "CDConfig", "CDRunResult", "heldout", "CollapseConfig", "CollapseResult", "MultistepConfig",
     "MultistepResult", "Theorem1Config", "Theorem1Result", "TrajectoryConfig",
     "TrajectoryResult", "plot_cd_student_vs_optimum", "plot_collapse", "plot_multistep",
     "plot_theorem1", "plot_trajectories", "run_cd", "run_collapse", "run_multistep",
@@ -72,7 +71,8 @@ class CDConfig:
     hidden, depth : MLP size
     weighting : {"cout", "uniform"} -- per-level loss weights
     train : TrainConfig -- ``train.ema`` is the target network's decay mu
-    eval_levels : positions in the ascending grid where f is compared with f*
+    eval_levels : positions in the ascending grid where f is compared with f*; None (the
+        default): six positions evenly spread over s_2 .. s_N of whatever ``N`` is
     n_eval, eval_seed : held-out noisy points per level
     n_test, test_seed : held-out noises of :func:`common.reference` (sampling errors)
     """
@@ -86,27 +86,26 @@ class CDConfig:
     depth: int = 3
     weighting: str = "cout"
     train: TrainConfig = TrainConfig(steps=1000, batch=128, lr=3e-3, warmup=100, ema=0.9)
-    eval_levels: tuple = (2, 5, 8, 11, 14, 17)
+    eval_levels: tuple | None = None
     n_eval: int = 500
     eval_seed: int = 101
     n_test: int = 400
     test_seed: int = 2024
 
-
-def _uses_train_config() -> bool:
-    return "train" in inspect.signature(train_cd).parameters
+    @property
+    def levels(self) -> tuple:
+        """The grid positions of the comparison (``eval_levels``, or six spread over the grid)."""
+        if self.eval_levels is not None:
+            return tuple(self.eval_levels)
+        return tuple(int(i) for i in np.unique(np.round(np.linspace(2, self.N - 1, 6))))
 
 
 def train_student(den, data, grid, solver, boundaries, train: TrainConfig, *, param, hidden,
                   depth, weighting, callback=None, callback_every=50) -> CDResult:
-    """``train_cd`` with a :class:`TrainConfig` (works with the keyword or the old signature)."""
-    if _uses_train_config():
-        return train_cd(den, data, grid, solver, boundaries, train, param=param, hidden=hidden,
-                        depth=depth, weighting=weighting, callback=callback,
-                        callback_every=callback_every)
-    return train_cd(den, data, grid, solver, boundaries, param, train.ema, train.steps,
-                    train.batch, train.lr, train.effective_warmup, hidden, depth, train.seed,
-                    False, weighting, train.weight_decay, callback, callback_every)
+    """``train_cd`` with every knob named."""
+    return train_cd(den, data, grid, solver, boundaries, train, param=param, hidden=hidden,
+                    depth=depth, weighting=weighting, callback=callback,
+                    callback_every=callback_every)
 
 
 def heldout(data: str, grid, levels, n: int, seed: int) -> list:
@@ -181,10 +180,10 @@ def run_cd(cfg: CDConfig = CDConfig()) -> CDRunResult:
                         hidden=cfg.hidden, depth=cfg.depth, weighting=cfg.weighting)
     seconds = time.perf_counter() - t0
     orc = ConsistencyOracle(den, grid, cfg.solver, b)
-    L = len(cfg.eval_levels)
+    L = len(cfg.levels)
     err = {k: np.full(L, np.nan) for k in ("student", "average", "ct")}
-    xs = heldout(cfg.data, grid, cfg.eval_levels, cfg.n_eval, cfg.eval_seed)
-    for j, (i, x) in enumerate(zip(cfg.eval_levels, xs)):
+    xs = heldout(cfg.data, grid, cfg.levels, cfg.n_eval, cfg.eval_seed)
+    for j, (i, x) in enumerate(zip(cfg.levels, xs)):
         s = np.full(cfg.n_eval, grid[i])
         fs = consistency_optimum(den, x, s, grid, cfg.solver, b)
         err["student"][j] = np.median(np.linalg.norm(res(x, s) - fs, axis=1))
@@ -195,7 +194,7 @@ def run_cd(cfg: CDConfig = CDConfig()) -> CDRunResult:
     ref = common.reference(cfg.data, cfg.n_test, cfg.test_seed)
     xs_, xo = kjump_sample(res, ref.x_T, grid, b), kjump_sample(orc, ref.x_T, grid, b)
     return CDRunResult(
-        cfg, res, orc, grid, b, int(counter.evals), seconds, grid[list(cfg.eval_levels)],
+        cfg, res, orc, grid, b, int(counter.evals), seconds, grid[list(cfg.levels)],
         err["student"], err["average"], err["ct"], _spacing(data.points), xs_, xo,
         common.measure(xs_, ref), common.measure(xo, ref),
         float(np.median(np.linalg.norm(xs_ - xo, axis=1))))
@@ -248,7 +247,7 @@ class CollapseConfig:
     ``weight_decay``, a pull of the weights towards 0 that the CD loss does not resist once
     outputs are consistent, applies to the ``plain`` and ``bc`` runs; the ``plain0`` control
     has none). The output spread is traced every ``every`` steps on ``n`` held-out inputs per
-    level of ``cd.eval_levels``.
+    level of ``cd.levels``.
     """
 
     cd: CDConfig = CDConfig(hidden=128)
@@ -257,7 +256,7 @@ class CollapseConfig:
     every: int = 25
     n: int = 200
     seed: int = 102
-    sample_level: int = 1  # index into cd.eval_levels of the level drawn as a scatter
+    sample_level: int = 1  # index into cd.levels of the level drawn as a scatter
 
 
 RUNS = ("plain", "bc", "plain0")
@@ -301,8 +300,8 @@ def run_collapse(cfg: CollapseConfig = CollapseConfig()) -> CollapseResult:
     c = cfg.cd
     data, den = common.dataset(c.data), common.ideal_denoiser(c.data)
     grid = distill_grid(c.N)
-    xs = heldout(c.data, grid, c.eval_levels, cfg.n, cfg.seed)
-    levels = [np.full(cfg.n, grid[i]) for i in c.eval_levels]
+    xs = heldout(c.data, grid, c.levels, cfg.n, cfg.seed)
+    levels = [np.full(cfg.n, grid[i]) for i in c.levels]
     opt = np.concatenate([consistency_optimum(den, x, s, grid, c.solver)
                           for x, s in zip(xs, levels)])
     out = {k: {} for k in ("loss", "trace", "spread", "err_optimum", "samples")}
@@ -329,9 +328,9 @@ def run_collapse(cfg: CollapseConfig = CollapseConfig()) -> CollapseResult:
         out["samples"][run] = f[cfg.sample_level]
         steps_seen = t_steps
     k = cfg.sample_level
-    return CollapseResult(cfg, grid[list(c.eval_levels)], np.array(steps_seen), out["loss"],
+    return CollapseResult(cfg, grid[list(c.levels)], np.array(steps_seen), out["loss"],
                           out["trace"], out["spread"], out["err_optimum"], out["samples"],
-                          xs[k], float(grid[c.eval_levels[k]]), _rms_spread(data.points),
+                          xs[k], float(grid[c.levels[k]]), _rms_spread(data.points),
                           time.perf_counter() - t0)
 
 

@@ -40,7 +40,7 @@ def _fmt(v):
     return str(v)
 
 
-def check(claim: str, ok, **values) -> bool:
+def check(claim: str, ok, **values) -> None:
     """Check one claim of the lecture: print ``✓ claim (name = value, ...)`` or raise.
 
     Parameters
@@ -59,7 +59,6 @@ def check(claim: str, ok, **values) -> bool:
     if not bool(ok):
         raise AssertionError("✗ " + line)
     print("✓ " + line)
-    return True
 
 
 def say(text: str, **values) -> None:
