@@ -64,6 +64,8 @@ def _parser() -> argparse.ArgumentParser:
     fig.add_argument("--only", nargs="+", metavar="NAME",
                      help="make only these figures (file stems); see --list")
     fig.add_argument("--list", action="store_true", help="list figure names and exit")
+    fig.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), metavar="N",
+                     help="worker processes (default: 2, or 1 on a 1-core machine)")
     rep = sub.add_parser(
         "report",
         help="print the summary table and save figures/summary.{md,csv}",
@@ -121,13 +123,11 @@ def _run(args, parser) -> int:
     unknown = [n for n in (args.only or []) if n not in registry]
     if unknown:
         parser.error(f"unknown figure name(s) {unknown}; see --list")
+    if args.jobs < 1:
+        parser.error(f"--jobs must be >= 1, got {args.jobs}")
     t0 = time.perf_counter()
-    paths = make_figures(args.out, args.only)
-    if not args.only:  # the one command makes every figure *and* the table
-        from ideal_diffusion.report import write_report
-
-        paths += write_report(args.out)
-        print(f"wrote {paths[-2]} and {paths[-1]}")
+    # the one command makes every figure *and* the table
+    paths = make_figures(args.out, args.only, jobs=args.jobs, report=not args.only)
     print(f"{len(paths)} file(s) in {time.perf_counter() - t0:.1f} s")
     return 0
 
