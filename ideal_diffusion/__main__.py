@@ -81,6 +81,8 @@ def _parser() -> argparse.ArgumentParser:
                     "checkpoint in ideal_diffusion/checkpoints/.",
     )
     ret.add_argument("--only", nargs="+", metavar="NAME", help="retrain only these students")
+    ret.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), metavar="N",
+                     help="students trained at once, one per process (default: 2)")
     return parser
 
 
@@ -97,8 +99,10 @@ def _run(args, parser) -> int:
         if args.only and set(args.only) - set(names):
             parser.error(f"unknown student(s) {sorted(set(args.only) - set(names))}; "
                          f"known: {names}")
+        if args.jobs < 1:
+            parser.error(f"--jobs must be >= 1, got {args.jobs}")
         t0 = time.perf_counter()
-        paths = retrain_all(args.only)
+        paths = retrain_all(args.only, jobs=args.jobs)
         print(f"{len(paths)} checkpoint(s) in {time.perf_counter() - t0:.1f} s")
         return 0
 
