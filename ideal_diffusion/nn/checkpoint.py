@@ -99,6 +99,9 @@ def save_checkpoint(path, model, **config_extra) -> Path:
             _write_npz(fh, arrays)
             fh.flush()
             os.fsync(fh.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would make the checkpoint private
         os.replace(tmp, path)
     except BaseException:
         try:
