@@ -489,14 +489,16 @@ table = ["| data | method | NFE | teacher evals | error vs exact ODE | method er
 for r in summ.rows:
     table.append(f"| {r.data} | {r.method} | {r.nfe} | {r.teacher_evals:,} | "
                  f"{fmt(r.err_median)} | {fmt(r.err_optimum_median)} | "
-                 f"{fmt(r.err_to_optimum_median)} | {r.same_basin:.0%} |")
+                 f"{fmt(r.err_to_optimum_median)} | "
+                 f"{'-' if np.isnan(r.same_basin) else format(r.same_basin, '.0%')} |")
 say("\n".join(table))
 summary.plot(summ)
 plt.show()
 
 # %% [markdown]
-# **How to read it.** Each student row's "error vs exact ODE" is bounded by the triangle
-# inequality: roughly its method error plus its training error. The plot draws each student
+# **How to read it.** For one sample, |student - exact ODE| is at most |student - optimum| +
+# |optimum - exact ODE|, training error plus method error; the larger of the two (in the
+# medians of the table) is what limits the student. The plot draws each student
 # (filled) beside its exact optimum (open) and the plain teacher samplers (lines) at the same
 # NFE. The cell below reads the table for you, one line per student: which part of its gap
 # dominates, and whether it beats the best plain teacher with the same number of evaluations.
@@ -535,7 +537,8 @@ if bad:
         "step from $\\sigma$ = 80 its corrector evaluates the slope at a much smaller $\\sigma$ "
         "and divides by it, so it overshoots; notebook 01 (section 1.8) shows it. Read the "
         "Euler and DPM-Solver++(2M) rows as the plain teacher at those NFE.",
-        names=", ".join(r.method for r in bad), errs=", ".join(f"{r.err_median:.3g}" for r in bad))
+        names=", ".join(f"{r.data} {r.method}" for r in bad),
+        errs=", ".join(f"{r.err_median:.3g}" for r in bad))
 check("CD/MBCD on the 2-D data: the training error exceeds the method error",
       all(r.err_to_optimum_median > r.err_optimum_median for r in cdmb),
       max_method_err=max(r.err_optimum_median for r in cdmb),
@@ -595,10 +598,9 @@ for i, e in scan.items():
           + ("   <- best" if i == i_best else ""))
 i_default = int(np.searchsorted(grid, choose_boundaries(grid, 2)[1]))
 say("The best second boundary is $b_1$ = {b:.3g} (2-step error {e:.3g}; the default "
-    "`choose_boundaries` puts it at {bd:.3g}: {ed:.3g}). Half the noises have their data "
-    "point decided between $\\sigma$ = {q25:.2g} and {q75:.2g} for the middle half of the "
-    "noises (section 4.3).", b=grid[i_best],
-    e=scan[i_best], bd=grid[i_default], ed=scan[i_default], q25=q25, q75=q75)
+    "`choose_boundaries` puts it at {bd:.3g}: {ed:.3g}). For the middle half of the noises the "
+    "data point is decided between $\\sigma$ = {q25:.2g} and {q75:.2g} (section 4.3).",
+    b=grid[i_best], e=scan[i_best], bd=grid[i_default], ed=scan[i_default], q25=q25, q75=q75)
 
 # %% [markdown]
 # **Exercise 2: the method error depends on the grid, not on $K$.** Show that the exact
