@@ -492,7 +492,9 @@ for r in summ.rows:
                  f"{fmt(r.err_to_optimum_median)} | "
                  f"{'-' if np.isnan(r.same_basin) else format(r.same_basin, '.0%')} |")
 say("\n".join(table))
-summary.plot(summ)
+fig = summary.plot(summ)
+for ax in fig.axes:  # few-step Heun blows up (see below): keep the other rows readable
+    ax.set_ylim(1e-4, 20)
 plt.show()
 
 # %% [markdown]
