@@ -4,12 +4,20 @@ The data set is a finite set of points (a delta mixture), so the optimal denoise
 E[x0 | x] is closed form; every claim of the lecture "ODE-Based Diffusion Distillation"
 can then be checked with exact numbers.
 """
-from .data import (DeltaMixture, GaussianMixture, clusters, digits, glyphs, grid, line_points,
-                   ring, two_points)
+from .data import (
+                   DeltaMixture,
+                   GaussianMixture,
+                   clusters,
+                   digits,
+                   glyphs,
+                   grid,
+                   line_points,
+                   ring,
+                   two_points,
+)
 from .denoiser import IdealDenoiser, reference_denoiser
 from .schedules import karras_sigmas, loguniform_sigmas, sampling_grid, uniform_sigmas
-from .solvers import (dpmpp_2m_step, euler_step, heun_step, nfe, sample, sample_steps,
-                      solve_ode)
+from .solvers import dpmpp_2m_step, euler_step, heun_step, nfe, sample, sample_steps, solve_ode
 
 __version__ = "0.1.0"
 

@@ -43,6 +43,29 @@ def _check_writable(out: Path) -> str | None:
     return None
 
 
+def _retrain_auto(jobs: int) -> list:
+    """Retrain the experiments' 2-D students (``checkpoints/auto``): clear them, then make
+    every figure and the table with saving on (into a scratch directory)."""
+    import shutil
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from ideal_diffusion.experiments.students import AUTO_DIR, SAVE_ENV
+    from ideal_diffusion.figures import make_figures
+
+    shutil.rmtree(AUTO_DIR, ignore_errors=True)
+    os.environ[SAVE_ENV] = "1"  # inherited by the worker processes
+    try:
+        with tempfile.TemporaryDirectory() as scratch:
+            make_figures(scratch, jobs=jobs, report=True, echo=lambda *_: None)
+    finally:
+        del os.environ[SAVE_ENV]
+    paths = sorted(AUTO_DIR.glob("*.npz"))
+    print(f"{len(paths)} experiment student(s) saved in {AUTO_DIR}")
+    return paths
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="python -m ideal_diffusion",
@@ -78,7 +101,8 @@ def _parser() -> argparse.ArgumentParser:
         "retrain",
         help="remake the committed student checkpoints (deterministic, a few minutes)",
         description="Retrain every committed student from its seed and overwrite its "
-                    "checkpoint in ideal_diffusion/checkpoints/.",
+                    "checkpoint in ideal_diffusion/checkpoints/ (the digit students, then, "
+                    "without --only, the 2-D students of the figures and the table).",
     )
     ret.add_argument("--only", nargs="+", metavar="NAME", help="retrain only these students")
     ret.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), metavar="N",
@@ -103,6 +127,8 @@ def _run(args, parser) -> int:
             parser.error(f"--jobs must be >= 1, got {args.jobs}")
         t0 = time.perf_counter()
         paths = retrain_all(args.only, jobs=args.jobs)
+        if not args.only:  # and every 2-D student the figures and the table train
+            paths += _retrain_auto(args.jobs)
         print(f"{len(paths)} checkpoint(s) in {time.perf_counter() - t0:.1f} s")
         return 0
 

@@ -361,9 +361,10 @@ def clusters(seed: int = 0) -> DeltaMixture:
 
     Weights are equal within a cluster and unequal between clusters (per point 0.06, 0.02,
     0.08 and 0.04): clusters of different scales and weights, so that which basin a sample
-    lands in says something (on a symmetric ring it is fixed by the direction of x_T). Positions are drawn once, cluster by cluster in
-    that order, as centre + std * ``np.random.default_rng(seed).standard_normal((n, 2))``,
-    so the same seed gives the same bits.
+    lands in says something (on a symmetric ring it is fixed by the direction of x_T).
+    Positions are drawn once, cluster by cluster in that order, as
+    centre + std * ``np.random.default_rng(seed).standard_normal((n, 2))``, so the same seed
+    gives the same bits.
 
     Parameters
     ----------

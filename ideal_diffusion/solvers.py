@@ -356,15 +356,17 @@ def sample(denoiser, x_T, sigmas, solver: str = "heun", return_trajectory: bool 
     x = _check_x(x_T).copy()
     n = s.size - 1
     if not return_trajectory:
-        for x, _ in _steps(denoiser, x, s, _STEPS[solver]):
+        x_n = x
+        for x_n, _ in _steps(denoiser, x, s, _STEPS[solver]):  # noqa: B007 (the last state)
             pass
-        return x
+        return x_n
     states = np.empty((n + 1,) + x.shape, dtype=x.dtype)
     denoised = np.empty((n,) + x.shape, dtype=x.dtype)
     states[0] = x
-    for i, (x, D) in enumerate(_steps(denoiser, x, s, _STEPS[solver])):
-        states[i + 1], denoised[i] = x, D
-    return x, states, denoised
+    x_n = x
+    for i, (x_n, D) in enumerate(_steps(denoiser, x, s, _STEPS[solver])):
+        states[i + 1], denoised[i] = x_n, D
+    return x_n, states, denoised
 
 
 def solve_ode(denoiser, x, sigma_from: float, sigma_to: float, rtol: float = 1e-10,

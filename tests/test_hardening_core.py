@@ -9,7 +9,6 @@ import sys
 import numpy as np
 import pytest
 
-import ideal_diffusion.denoiser as denmod
 import ideal_diffusion.distill.optima as optmod
 import ideal_diffusion.solvers as solmod
 from ideal_diffusion import (

@@ -41,6 +41,7 @@ from ..distill.sampling import default_taus, kjump_sample, multistep_sample
 from ..nn import TrainConfig
 from . import common
 from ._cache import cached
+from .students import persisted
 
 __all__ = [
     "CDConfig", "CDRunResult", "heldout", "CollapseConfig", "CollapseResult", "MultistepConfig",
@@ -176,9 +177,14 @@ def run_cd(cfg: CDConfig = CDConfig()) -> CDRunResult:
     b = choose_boundaries(grid, cfg.K)
     counter = CountingDenoiser(den)
     t0 = time.perf_counter()
-    res = train_student(counter, data, grid, cfg.solver, b, cfg.train, param=cfg.param,
-                        hidden=cfg.hidden, depth=cfg.depth, weighting=cfg.weighting)
+    key = (cfg.data, cfg.N, cfg.solver, cfg.K, cfg.param, cfg.hidden, cfg.depth,
+           cfg.weighting, cfg.train)  # everything that makes the student
+    res = persisted("cd", key, lambda: train_student(
+        counter, data, grid, cfg.solver, b, cfg.train, param=cfg.param, hidden=cfg.hidden,
+        depth=cfg.depth, weighting=cfg.weighting))
     seconds = time.perf_counter() - t0
+    if counter.evals:  # trained now: the count must agree with the trainer's own
+        assert counter.evals == res.teacher_evals, (counter.evals, res.teacher_evals)
     orc = ConsistencyOracle(den, grid, cfg.solver, b)
     L = len(cfg.levels)
     err = {k: np.full(L, np.nan) for k in ("student", "average", "ct")}
@@ -194,7 +200,7 @@ def run_cd(cfg: CDConfig = CDConfig()) -> CDRunResult:
     ref = common.reference(cfg.data, cfg.n_test, cfg.test_seed)
     xs_, xo = kjump_sample(res, ref.x_T, grid, b), kjump_sample(orc, ref.x_T, grid, b)
     return CDRunResult(
-        cfg, res, orc, grid, b, int(counter.evals), seconds, grid[list(cfg.levels)],
+        cfg, res, orc, grid, b, int(res.teacher_evals), seconds, grid[list(cfg.levels)],
         err["student"], err["average"], err["ct"], _spacing(data.points), xs_, xo,
         common.measure(xs_, ref), common.measure(xo, ref),
         float(np.median(np.linalg.norm(xs_ - xo, axis=1))))

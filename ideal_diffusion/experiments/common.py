@@ -32,8 +32,8 @@ from ..nn import blas_threads
 from ..schedules import sampling_grid
 from ..solvers import solve_ode
 
-__all__ = ["DATASETS", "SIGMA_MAX", "SIGMA_MIN", "Measurement", "Reference", "SummaryRow", "dataset",
-           "ideal_denoiser", "measure", "noise", "reference", "sampler_sigmas"]
+__all__ = ["DATASETS", "SIGMA_MAX", "SIGMA_MIN", "Measurement", "Reference", "SummaryRow",
+           "dataset", "ideal_denoiser", "measure", "noise", "reference", "sampler_sigmas"]
 
 SIGMA_MIN = 0.002
 SIGMA_MAX = 80.0

@@ -19,7 +19,6 @@ sigma_min of the same noise (:func:`common.reference`). Figures: :func:`plot_kd_
 """
 from __future__ import annotations
 
-import inspect
 import time
 from dataclasses import dataclass, replace
 
@@ -32,6 +31,7 @@ from ..nn import TrainConfig
 from ..solvers import nfe, sample
 from . import common
 from ._cache import cached
+from .students import persisted
 
 __all__ = ["KDConfig", "KDRunResult", "plot_kd_inherits_error", "plot_kd_vs_average", "run_kd",
            "summary_rows", "teacher_sample"]
@@ -74,12 +74,13 @@ def teacher_sample(data: str, x_T, solver: str, steps: int) -> np.ndarray:
     return sample(common.ideal_denoiser(data), x_T, common.sampler_sigmas(steps), solver)
 
 
-def _train(pairs, cfg: KDConfig):
-    t = cfg.train
-    if "train" in inspect.signature(train_kd).parameters:
-        return train_kd(pairs, t, hidden=cfg.hidden, depth=cfg.depth, sigma_data=cfg.sigma_data)
-    return train_kd(pairs, t.steps, t.batch, t.lr, t.effective_warmup, cfg.hidden, cfg.depth,
-                    cfg.sigma_data, t.seed, False, 1)
+def _train(pairs, cfg: KDConfig, which: str):
+    """The KD (or x0-regression) student ``which`` of ``cfg``, persisted on everything that
+    makes it (:func:`.students.persisted`)."""
+    key = (which, cfg.data, cfg.n_pairs, cfg.pair_seed, cfg.solver_many, cfg.steps_many,
+           cfg.solver_few, cfg.steps_few, cfg.hidden, cfg.depth, cfg.sigma_data, cfg.train)
+    return persisted("kd", key, lambda: train_kd(pairs, cfg.train, hidden=cfg.hidden,
+                                                 depth=cfg.depth, sigma_data=cfg.sigma_data))
 
 
 @dataclass(frozen=True, eq=False)
@@ -137,7 +138,7 @@ def run_kd(cfg: KDConfig = KDConfig()) -> KDRunResult:
     students, seconds = {}, {}
     for k in STUDENTS:
         t0 = time.perf_counter()
-        students[k] = _train(pairs[k], cfg)
+        students[k] = _train(pairs[k], cfg, k)
         seconds[k] = time.perf_counter() - t0
     ref = common.reference(cfg.data, cfg.n_test, cfg.test_seed)
     teach = {k: sample(den, ref.x_T, grids[k], solvers[k]) for k in ("many", "few")}

@@ -11,6 +11,8 @@ for a fresh one). ``python -m ideal_diffusion retrain`` remakes every checkpoint
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,8 +26,8 @@ from ..distill.optima import distill_grid
 from ..nn import TrainConfig, load_checkpoint, save_checkpoint
 from .common import SIGMA_MAX, dataset, ideal_denoiser, noise, sampler_sigmas
 
-__all__ = ["CHECKPOINTED", "CHECKPOINT_DIR", "StudentSpec", "load_student", "retrain_all",
-           "student", "train_student"]
+__all__ = ["AUTO_DIR", "CHECKPOINTED", "CHECKPOINT_DIR", "SAVE_ENV", "StudentSpec",
+           "load_student", "persisted", "retrain_all", "student", "train_student"]
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 METHODS = ("cd", "mbcd", "kd")
@@ -208,3 +210,68 @@ def retrain_all(only=None, echo=print, jobs: int = 1) -> list[Path]:
     if jobs > 1:
         pool.shutdown()
     return out
+
+
+# ----------------------------------------------------------------------------- persisted runs
+
+#: where :func:`persisted` keeps the experiments' trained 2-D students
+AUTO_DIR = CHECKPOINT_DIR / "auto"
+#: set to "1" (``python -m ideal_diffusion retrain`` does) to save every student trained
+SAVE_ENV = "IDEAL_DIFFUSION_SAVE_STUDENTS"
+
+
+def _extras(res) -> dict:
+    common = dict(history=[float(v) for v in res.history], teacher_evals=int(res.teacher_evals),
+                  train=dataclasses.asdict(res.train), hidden=int(res.hidden),
+                  depth=int(res.depth), train_seconds=float(res.train_seconds))
+    if isinstance(res, CDResult):
+        return dict(common, kind="cd", grid=res.grid.tolist(), boundaries=res.boundaries.tolist(),
+                    solver=res.solver, param=res.param, weighting=res.weighting)
+    return dict(common, kind="kd", sigma_max=float(res.sigma_max), pairs_kind=res.kind,
+                nfe_per_sample=int(res.nfe_per_sample), n_pairs=int(res.n_pairs),
+                solver=res.solver)
+
+
+def _rebuild(model, e: dict):
+    train = TrainConfig(**e["train"])
+    history = np.asarray(e["history"], dtype=np.float64)
+    if e["kind"] == "cd":
+        return CDResult(model, model.net.theta.copy(), history, np.asarray(e["grid"]),
+                        np.asarray(e["boundaries"]), e["solver"], e["teacher_evals"],
+                        train=train, param=e["param"], hidden=e["hidden"], depth=e["depth"],
+                        weighting=e["weighting"], train_seconds=e["train_seconds"])
+    return KDResult(model, history, e["sigma_max"], e["pairs_kind"], e["teacher_evals"],
+                    e["nfe_per_sample"], train_seconds=e["train_seconds"], train=train,
+                    hidden=e["hidden"], depth=e["depth"], n_pairs=e["n_pairs"],
+                    solver=e["solver"])
+
+
+def persisted(kind: str, key, train_fn):
+    """A trained CD or KD student identified by ``key``: loaded if committed, else trained.
+
+    Parameters
+    ----------
+    kind : str -- a file-name prefix (``"cd"``, ``"kd"``)
+    key : a frozen record (dataclass or tuple) of *everything* that makes the student; its
+        ``repr`` names the checkpoint (a digest) and is stored in it and compared on load, so
+        a changed knob never loads a stale student
+    train_fn : callable ``() -> CDResult | KDResult`` training it (deterministic)
+
+    The checkpoint ``ideal_diffusion/checkpoints/auto/<kind>-<digest>.npz`` holds the online
+    network, the loss history and the result's fields; a loaded student gives the same bits
+    as a freshly trained one. Students are saved only when ``IDEAL_DIFFUSION_SAVE_STUDENTS=1``
+    (``python -m ideal_diffusion retrain`` sets it), so an experiment never writes into the
+    package by itself.
+    """
+    text = repr(key)
+    path = AUTO_DIR / f"{kind}-{hashlib.sha256(text.encode()).hexdigest()[:16]}.npz"
+    if path.exists():
+        model, cfg = load_checkpoint(path)
+        extra = cfg.get("extra", {})
+        if extra.get("key") == text:
+            return _rebuild(model, extra)
+    res = train_fn()
+    if os.environ.get(SAVE_ENV) == "1":
+        AUTO_DIR.mkdir(parents=True, exist_ok=True)
+        save_checkpoint(path, res.model, seed=int(res.train.seed), key=text, **_extras(res))
+    return res
