@@ -312,12 +312,13 @@ def summary_rows(data: str = "clusters") -> list[SummaryRow]:
     for n, ev, es, e2 in zip(r.v2_steps, r.err_v2, r.err_student, r.err_student_to_v2):
         if n not in (1, 2, 4):
             continue
-        rows.append(SummaryRow(data, f"reflow student (Euler in t, {n} steps)", int(n),
+        pl = "s" if n > 1 else ""
+        rows.append(SummaryRow(data, f"reflow student (Euler in t, {n} step{pl})", int(n),
                                r.teacher_evals_pairs, float(es), float(ev), float(e2), np.nan,
                                notes=f"{c.n_pairs} exact pairs (basin solves); err_median on "
                                      f"{c.n_ref} noises, optimum (v2) and to-optimum on the "
                                      f"first {c.n_eval}"))
-        rows.append(SummaryRow(data, f"Euler on the exact 2-rectified velocity ({n} steps)",
+        rows.append(SummaryRow(data, f"Euler on the exact 2-rectified velocity ({n} step{pl})",
                                int(n), 0, float(ev), float(ev), None, np.nan,
                                notes=f"first {c.n_eval} of {c.n_ref} noises; an oracle: every "
                                      f"v2 call runs basin solves (~{r.v2_evals_per_call:.0f} "

@@ -121,35 +121,41 @@ def run(cfg: Config = Config()) -> ImagesResult:
     return ImagesResult(cfg, samplers, ref.x_exact, int(st.teacher_evals))
 
 
-def _mosaic(images, size=8):
-    """(rows, size*size) images in [-1, 1] -> one (rows*size, size) column image."""
-    return np.concatenate([im.reshape(size, size) for im in images], axis=0)
+def _strip(images, size=8, gap=1):
+    """(k, size*size) images in [-1, 1] -> one (size, k*(size+gap)-gap) row, white gaps."""
+    k = len(images)
+    out = np.full((size, k * (size + gap) - gap), -1.0)
+    for j, im in enumerate(images):
+        out[:, j * (size + gap):j * (size + gap) + size] = im.reshape(size, size)
+    return out
 
 
 def plot(result: ImagesResult, axes=None):
-    """Columns: exact state, then each sampler's first ``show`` samples; NFE and error below.
+    """One row per sampler (the exact state first): the first ``show`` held-out noises' samples,
+    with the NFE and the median error against the exact state at sigma_min beside them.
 
     Returns
     -------
     matplotlib.figure.Figure
     """
     show = result.config.show
-    cols = [("exact ODE", None, result.x_exact)] + [(s.label, s, s.samples)
-                                                  for s in result.samplers]
+    rows = [("exact ODE state at $\\sigma_{min}$", None, result.x_exact)] + [
+        (s.label, s, s.samples) for s in result.samplers]
     if axes is None:
-        fig, axes = plt.subplots(1, len(cols), figsize=(1.55 * len(cols), 0.9 + 0.55 * show))
+        fig, axes = plt.subplots(len(rows), 1, figsize=(1.0 + 0.95 * show, 1.05 * len(rows)))
     else:
         fig = axes[0].figure
-    for ax, (label, s, x) in zip(axes, cols):
-        ax.imshow(_mosaic(x[:show]), cmap="gray_r", vmin=-1, vmax=1, interpolation="nearest")
+    for ax, (label, s, x) in zip(axes, rows):
+        ax.imshow(_strip(x[:show]), cmap="gray_r", vmin=-1, vmax=1, interpolation="nearest")
         ax.set_xticks([])
         ax.set_yticks([])
-        title = label.replace(", ", ",\n", 1)
-        ax.set_title(title, fontsize=8)
+        for side in ("left", "bottom"):
+            ax.spines[side].set_visible(False)
+        ax.set_ylabel(label.replace(", ", ",\n", 1), rotation=0, ha="right", va="center",
+                      fontsize=9)
         if s is not None:
-            ax.set_xlabel(f"NFE {s.nfe}\nerr {s.quality.err_median:.2f}", fontsize=8)
-        else:
-            ax.set_xlabel("state at\n$\\sigma_{min}$", fontsize=8)
-    fig.suptitle("Ours, few steps vs teacher, 50 steps (real 8x8 digits, state at "
-                 "$\\sigma_{min}$)", fontsize=10)
+            ax.text(1.01, 0.5, f"NFE {s.nfe}\nerr {s.quality.err_median:.2g}",
+                    transform=ax.transAxes, va="center", fontsize=9)
+    fig.suptitle("Ours, few steps vs Teacher, 50 steps: real 8x8 digits, states at "
+                 "$\\sigma_{min}$, the same noises", fontsize=11)
     return fig

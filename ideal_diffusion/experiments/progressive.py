@@ -161,7 +161,8 @@ def summary_rows(data: str = "clusters") -> list[SummaryRow]:
     rows = []
     for n, ee, eo, sb in zip(r.nfe, r.err_exact, r.err_optimum, r.same_basin):
         if n in (1, 2, 4):
-            rows.append(SummaryRow(data, f"progressive distillation ({n} DDIM steps)", int(n),
+            name = f"progressive distillation ({n} DDIM step{'s' if n > 1 else ''})"
+            rows.append(SummaryRow(data, name, int(n),
                                    r.teacher_evals, float(ee), r.teacher_err_exact, float(eo),
                                    float(sb),
                                    notes=f"plus {r.student_evals} previous-student evaluations; "
