@@ -35,5 +35,6 @@ def test_ours_vs_teacher_rows():
     assert teacher.quality.err_median < 0.05  # 50 Heun steps: next to the exact state
     assert opt.quality.err_median < 0.05  # the method's optimum: as good as the teacher
     plain = res.get("teacher Euler, 4 steps")
-    # few-step diffusion without distillation at sigma_min: blurred, far from any digit
-    assert plain.quality.dist_to_data_median > 10 * teacher.quality.dist_to_data_median
+    # few-step diffusion without distillation at sigma_min: mostly another digit (or a blend)
+    assert plain.quality.err_median > 1.0  # about a digit apart
+    assert plain.quality.same_basin < teacher.quality.same_basin - 0.5

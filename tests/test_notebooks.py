@@ -50,6 +50,7 @@ def test_there_are_notebooks():
     assert _notebooks(), f"no notebooks in {NOTEBOOKS}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", _notebooks(), ids=lambda p: p.stem)
 def test_notebook_runs(path, tmp_path, this_kernel):
     nb = nbformat.read(path, as_version=4)
