@@ -221,9 +221,10 @@ SAVE_ENV = "IDEAL_DIFFUSION_SAVE_STUDENTS"
 
 
 def _extras(res) -> dict:
+    # no wall-clock time: a retrain must give the same bytes
     common = dict(history=[float(v) for v in res.history], teacher_evals=int(res.teacher_evals),
                   train=dataclasses.asdict(res.train), hidden=int(res.hidden),
-                  depth=int(res.depth), train_seconds=float(res.train_seconds))
+                  depth=int(res.depth))
     if isinstance(res, CDResult):
         return dict(common, kind="cd", grid=res.grid.tolist(), boundaries=res.boundaries.tolist(),
                     solver=res.solver, param=res.param, weighting=res.weighting)
@@ -239,9 +240,9 @@ def _rebuild(model, e: dict):
         return CDResult(model, model.net.theta.copy(), history, np.asarray(e["grid"]),
                         np.asarray(e["boundaries"]), e["solver"], e["teacher_evals"],
                         train=train, param=e["param"], hidden=e["hidden"], depth=e["depth"],
-                        weighting=e["weighting"], train_seconds=e["train_seconds"])
+                        weighting=e["weighting"])
     return KDResult(model, history, e["sigma_max"], e["pairs_kind"], e["teacher_evals"],
-                    e["nfe_per_sample"], train_seconds=e["train_seconds"], train=train,
+                    e["nfe_per_sample"], train=train,
                     hidden=e["hidden"], depth=e["depth"], n_pairs=e["n_pairs"],
                     solver=e["solver"])
 
