@@ -40,13 +40,13 @@ typical of images at sigma of a few pixel ranges) keeps its GEMM logits, good to
 
 Small problems (B * N <= 4096 and B * N * d <= 2^18, e.g. the lecture's 8-20 points in 2-D
 with a few hundred queries) skip all this: the per-call overhead of the GEMM path dominates
-there, and a direct (B, N, d) broadcast of the differences x - x0^j is faster (2-10x,
-measured by ``benchmarks/bench_denoiser.py --crossover``) and exact at every sigma > 0.
+there, and a direct (B, N, d) broadcast of the differences x - x0^j is faster (see
+``benchmarks/bench_denoiser.py --crossover``) and exact at every sigma > 0.
 
 float32. A float32 ``x`` is computed in float64 and the result rounded to float32: the
 logit GEMM in float32 could never meet the error bound above, so nearly every row was
-refined and float32 ran 7-74x slower than float64. In float64 it is as fast as float64 (the
-ratio is in the benchmark) and exact to float32 rounding; the sigma = 0 comparison (the
+refined and float32 ran many times slower than float64. In float64 it is as fast as float64
+(the ratio is in the benchmark) and exact to float32 rounding; the sigma = 0 comparison (the
 nearest point) is made in float64 too, so a query off a midpoint by less than a float32 ulp
 still gets the nearest point.
 

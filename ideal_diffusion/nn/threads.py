@@ -1,17 +1,11 @@
 """One BLAS thread around small-network work, with threadpoolctl.
 
 A width-128 MLP on a 256-sample batch is far too small for two BLAS threads: on a 2-core
-machine the threads spin and wait for each other, and 300 CD steps measured 12x slower with
-two OpenBLAS threads than with one. The threads also change the summation order inside a
-GEMM, so the same seed would give different bits under ``OPENBLAS_NUM_THREADS=1`` and ``=2``.
-The library therefore holds BLAS to one thread itself inside training loops and small-network
-calls (:func:`blas_threads`); the user sets nothing.
-
-Cost: ``threadpoolctl.threadpool_limits`` rescans the loaded libraries on every entry (a few
-hundred microseconds), too much around every network call. :func:`blas_threads` therefore
-keeps one ``ThreadpoolController`` (rebuilt when a new BLAS library is loaded, e.g. SciPy's
-after ``import scipy``) and does nothing at all when an enclosing :func:`blas_threads` already
-holds the limit, so a call inside a training loop costs a counter check.
+machine the threads spin and wait for each other, and CD training ran many times slower with
+two OpenBLAS threads than with one (``benchmarks/bench_threads.py``). The threads also change
+the summation order inside a GEMM, so the same seed would give different bits under
+``OPENBLAS_NUM_THREADS=1`` and ``=2``. The library therefore holds BLAS to one thread itself
+inside training loops and small-network calls (:func:`blas_threads`); the user sets nothing.
 """
 from __future__ import annotations
 

@@ -180,22 +180,21 @@ class ErrorVsStepsConfig:
     Three data sets separate the two: a single point (straight path at constant speed: every
     solver is exact, error 0 to rounding), a single Gaussian (straight path, speed not
     constant: Euler already has an order-1 error) and a delta mixture (curved paths). Measured
-    at sigma_min, the mixture's error is *not* larger than the Gaussian's (NFE 4: 0.18 against
-    0.32 with the defaults): near sigma_min its paths run straight into the data points and
-    contract, so what few steps cost there is the basin (which point: 14% land on the exact
-    state's point at NFE 4, 86% at NFE 32) and the blur (``steps_comparison``).
+    at sigma_min, the mixture's error need not be larger than the Gaussian's (the figure and
+    notebook 01 print the values): near sigma_min its paths run straight into the data points
+    and contract, so what few steps cost there is the basin (which point the sample lands on)
+    and the blur (``steps_comparison``).
 
     Few-step Heun with the exact D. Heun's corrector evaluates D at the end of each step; on a
     1- or 2-step grid that end is sigma_min = 0.002, right after a huge predictor step that
     left x' near an average of the data. There the exact D is nearly discontinuous -- D(x',
     0.002) is, to many digits, the nearest data point -- so the corrector slope
-    (x' - D(x', sigma))/sigma is about distance/sigma, some 500 x the distance at 0.002 (367
-    median on "clusters" at one step), and the trapezoid throws the sample ~10^4 away (1.5e4
-    at NFE 2, 233 at NFE 4). That is the exact D's near-discontinuity, not the solver: with
-    the smooth trained student D_theta (whose EDM form D = c_skip x + c_out F makes the slope
-    -F-like, 0.5 at one step) or a single Gaussian, the same grids give errors bounded by the
-    noise scale (about |x_T|/2 at one step, where the trapezoid averages the slope at 80 with
-    the one at 0.002: poor, but not a blow-up).
+    (x' - D(x', sigma))/sigma is about distance/sigma, hundreds of times the distance at
+    0.002, and the trapezoid throws the sample far away. That is the exact D's
+    near-discontinuity, not the solver: with the smooth trained student D_theta (whose EDM form
+    D = c_skip x + c_out F keeps the slope of the order of F) or a single Gaussian, the same
+    grids give errors bounded by the noise scale (about |x_T|/2 at one step, where the
+    trapezoid averages the slope at 80 with the one at 0.002: poor, but not a blow-up).
 
     Attributes
     ----------
