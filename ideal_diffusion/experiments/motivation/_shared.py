@@ -3,12 +3,8 @@ wrapper, and small drawing helpers (mosaics of images, boxes, clipped curves).""
 
 from __future__ import annotations
 
-import functools
-
 import matplotlib.pyplot as plt
 import numpy as np
-
-from ...nn import blas_threads
 
 COLORS = {"euler": "tab:blue", "heun": "tab:orange", "dpmpp_2m": "tab:green"}
 LABELS = {"euler": "Euler", "heun": "Heun", "dpmpp_2m": "DPM-Solver++(2M)"}
@@ -16,19 +12,6 @@ NFE_RULE = {"euler": "NFE = n", "heun": "NFE = 2n", "dpmpp_2m": "NFE = n"}
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def _one_thread(run):
-    """Run ``run(cfg)`` with BLAS held to one thread: the arrays are small, and several BLAS
-    threads on a busy machine are many times slower (and the bits then do not depend on the
-    environment's thread settings)."""
-    @functools.wraps(run)
-    def wrapper(cfg):
-        with blas_threads(1):
-            return run(cfg)
-
-    wrapper.__defaults__ = run.__defaults__  # @cached reads the default Config from here
-    return wrapper
 
 
 def _figure(ax, ncols=1, **kw):

@@ -24,7 +24,6 @@ from ._shared import (
     LABELS,
     _box,
     _figure,
-    _one_thread,
 )
 
 # ----------------------------------------------------------------------------- two deltas
@@ -71,7 +70,6 @@ class TwoDeltaResult:
 
 
 @cached
-@_one_thread
 def run_two_delta_averaging(cfg: TwoDeltaConfig = TwoDeltaConfig()) -> TwoDeltaResult:
     data = two_points(cfg.distance)
     den = IdealDenoiser(data)
@@ -175,7 +173,6 @@ class FewStepTwoDeltasResult:
 
 
 @cached
-@_one_thread
 def run_few_step_two_deltas(cfg: FewStepTwoDeltasConfig = FewStepTwoDeltasConfig()
                             ) -> FewStepTwoDeltasResult:
     data = two_points(cfg.distance, d=1)

@@ -31,7 +31,6 @@ from ._shared import (
     _box,
     _clipped,
     _figure,
-    _one_thread,
 )
 from .student import DenoiserStudentConfig, run_denoiser_student
 
@@ -105,7 +104,6 @@ class CurvedResult:
 
 
 @cached
-@_one_thread
 def run_curved_trajectories(cfg: CurvedConfig = CurvedConfig()) -> CurvedResult:
     sig = sampler_sigmas(cfg.steps)
     x_T = noise(2, cfg.n_paths, cfg.seed)
@@ -277,7 +275,6 @@ def _last_corrector_slope(den, x_T, grid):
 
 
 @cached
-@_one_thread
 def run_error_vs_steps(cfg: ErrorVsStepsConfig = ErrorVsStepsConfig()) -> ErrorVsStepsResult:
     ref = reference(cfg.mixture, cfg.n_ref, cfg.ref_seed)
     mix = ideal_denoiser(cfg.mixture)

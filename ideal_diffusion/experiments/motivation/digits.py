@@ -24,7 +24,6 @@ from ._shared import (
     LABELS,
     NFE_RULE,
     _clipped,
-    _one_thread,
     _show_images,
     _side,
 )
@@ -93,7 +92,6 @@ class StepsComparisonResult:
 
 
 @cached
-@_one_thread
 def run_steps_comparison(cfg: StepsComparisonConfig = StepsComparisonConfig()
                          ) -> StepsComparisonResult:
     den = ideal_denoiser(cfg.data)
@@ -219,7 +217,6 @@ class ImageTrackResult:
 
 
 @cached
-@_one_thread
 def run_image_denoiser_track(cfg: ImageTrackConfig = ImageTrackConfig()) -> ImageTrackResult:
     den = ideal_denoiser(cfg.data)
     sig = sampler_sigmas(cfg.steps)

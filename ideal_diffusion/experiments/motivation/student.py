@@ -15,7 +15,6 @@ from ..common import (
 )
 from ._shared import (
     _figure,
-    _one_thread,
 )
 
 # ----------------------------------------------------------------------------- student
@@ -51,7 +50,6 @@ class DenoiserStudentResult:
 
 
 @cached
-@_one_thread
 def run_denoiser_student(cfg: DenoiserStudentConfig = DenoiserStudentConfig()
                          ) -> DenoiserStudentResult:
     # ideal_diffusion.distill.denoiser_student.train_denoiser_student(data, train, *, hidden,
@@ -117,7 +115,6 @@ class StudentVsIdealResult:
 
 
 @cached
-@_one_thread
 def run_student_vs_ideal(cfg: StudentVsIdealConfig = StudentVsIdealConfig()
                          ) -> StudentVsIdealResult:
     from ...distill.denoiser_student import student_error_by_sigma
