@@ -28,7 +28,7 @@ from ..distill.optima import ConsistencyOracle
 from ..distill.sampling import kjump_sample
 from ..solvers import nfe, sample
 from ._cache import cached
-from .common import Measurement, measure, reference, sampler_sigmas
+from .common import Measurement, ideal_denoiser, measure, reference, sampler_sigmas
 from .students import CHECKPOINTED, student
 
 __all__ = ["Config", "ImagesResult", "Sampler", "plot", "run"]
@@ -101,8 +101,6 @@ def run(cfg: Config = Config()) -> ImagesResult:
     """Sample the held-out noises with every sampler and measure them (cached on ``cfg``)."""
     spec = _spec(cfg.K)
     ref = reference("digits", cfg.n, cfg.seed)
-    from .common import ideal_denoiser
-
     den = ideal_denoiser("digits")
     st = student(spec)
     orc = ConsistencyOracle(den, st.grid, spec.solver, st.boundaries)
