@@ -47,6 +47,7 @@ from scipy.special import softmax
 from ideal_diffusion import IdealDenoiser, nfe, sample, two_points
 from ideal_diffusion.experiments import animation as film
 from ideal_diffusion.experiments import motivation as mot
+from ideal_diffusion.experiments import teachers
 from ideal_diffusion.experiments.common import (
     SIGMA_MAX,
     SIGMA_MIN,
@@ -378,6 +379,39 @@ say("The digit is chosen late: the entropy is still {h10:.2f} nats at $\\sigma \
     h10=H[int(np.argmin(np.abs(np.log(track_res.sigmas) - np.log(10))))],
     s10=track_res.sigmas[int(np.argmin(np.abs(np.log(track_res.sigmas) - np.log(10))))],
     sp=track_res.sigmas[i_pick])
+
+# %% [markdown]
+# ### 1.6b Memorising and generalising teachers
+#
+# The digits as a delta mixture are a **memorising** teacher: its exact ODE ends on a training
+# image. Real image models generalise. A Gaussian mixture fitted to the same digits
+# (`data.digits_gmm()`, committed parameters) has a closed-form denoiser too, but its exact ODE
+# ends on **new** images. Both teachers, the same noises: whom $D$ averages over (the effective
+# number of posterior components $e^{H}$), how much it still averages (the posterior spread
+# $\sqrt{\operatorname{tr} \mathrm{Cov}[x_0 \mid x]}$, by Tweedie $\sigma^2\,\partial D/\partial x$),
+# and few-step samples, each with the blur measure that fits its teacher (distance to the
+# nearest training image for the delta mixture; the `detail` ratio for the mixture, below 1 when
+# samples are averaged towards their component mean).
+
+# %%
+teach_cfg = teachers.Config()  # try: replace(teach_cfg, steps=(2, 8))
+teach_res = teachers.run(teach_cfg)
+teachers.plot(teach_res)
+plt.show()
+
+mem, gen = teach_res.runs["digits"], teach_res.runs["digits_gmm"]
+k_few = max(teach_cfg.steps)
+check("the memorising teacher's posterior collapses onto one training image",
+      mem.eff_components[-1] < 1.01, eff_at_sigma_min=mem.eff_components[-1])
+check("after that collapse the generaliser's D still averages",
+      gen.spread_at(mem.collapse_sigma) > 10 * mem.spread_at(mem.collapse_sigma),
+      collapse_sigma=mem.collapse_sigma)
+check(f"{k_few} Euler steps: memoriser sharp (on a training image), generaliser blurred",
+      mem.quality[("euler", k_few)].dist_to_data_median < 0.1 * gen.exact.dist_to_data_median
+      and gen.quality[("euler", k_few)].detail < 0.9,
+      memoriser_to_data=mem.quality[("euler", k_few)].dist_to_data_median,
+      generaliser_detail=gen.quality[("euler", k_few)].detail)
+say(teach_res.explain())
 
 # %% [markdown]
 # ## 1.7 Diffusion has curved trajectories
