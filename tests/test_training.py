@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from ideal_diffusion import IdealDenoiser, ring
-from ideal_diffusion.distill.cd import segment_boundary, train_cd
+from ideal_diffusion.distill.cd import train_cd
 from ideal_diffusion.distill.mbcd import choose_boundaries, train_mbcd
-from ideal_diffusion.distill.optima import ConsistencyOracle, distill_grid
+from ideal_diffusion.distill.optima import ConsistencyOracle, distill_grid, lower_boundary
 from ideal_diffusion.distill.sampling import kjump_sample, multistep_sample
 from ideal_diffusion.nn import MLP, ConsistencyParam, Model, TrainConfig, blas_threads
 
@@ -169,11 +169,16 @@ def test_student_refuses_sigma_outside_its_grid():
     assert np.array_equal(one(x + 1, GRID[0]), x + 1)  # f(x, s_1) = x, bit for bit
 
 
-def test_segment_boundary():
+def test_lower_boundary_between_grid_values():
+    """Any sigma in [s_1, s_N], not only grid values: (b_k, b_{k+1}] -> b_k, s_1 -> s_1."""
     b = GRID[[0, 6, 12]]
     s = np.array([GRID[0], GRID[3], GRID[6], GRID[7], 3.3, GRID[-1]])
     want = np.array([GRID[0], GRID[0], GRID[0], GRID[6], b[np.searchsorted(b, 3.3) - 1], GRID[12]])
-    assert np.array_equal(segment_boundary(b, s), want)
+    assert np.array_equal(lower_boundary(GRID, b, s), want)
+    # a value within 1e-9 of a grid value is that grid value (b_1 itself, not just above it)
+    assert lower_boundary(GRID, b, GRID[6] * (1 + 1e-12)) == GRID[0]
+    with pytest.raises(ValueError, match=r"sigma must lie in \[s_1, s_N\]"):
+        lower_boundary(GRID, b, 100.0)
 
 
 def test_train_mbcd_refuses_boundaries():

@@ -71,8 +71,9 @@ import numpy as np
 from ..data import DeltaMixture
 from ..metrics import nearest_point
 from ..nn import MLP, Optimiser, TrainConfig, fit, make_net
+from ..schedules import SIGMA_MAX, SIGMA_MIN
 from ..solvers import solve_ode
-from .flow import SIGMA_MAX, SIGMA_MIN, T_MAX, T_MIN, _check_t, _check_x, sigma_of_t
+from .flow import T_MAX, T_MIN, _check_t, _check_x, sigma_of_t
 
 __all__ = ["BasinOracle", "ReflowResult", "VelocityStudent", "rectified_velocity",
            "RectifiedVelocity", "reflow_pairs", "support_edge", "train_reflow"]
