@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .mlp import MLP
-from .optim import EMA, Adam
+from .optim import EMA, Adam, lr_schedule
 from .threads import blas_threads
 
 __all__ = ["NET_DEFAULTS", "Optimiser", "TrainConfig", "fit", "make_net"]
@@ -119,8 +119,6 @@ class TrainConfig:
 
     def lr_at(self, step: int) -> float:
         """The learning rate of ``step``: linear warm-up, then cosine decay to 0."""
-        from .optim import lr_schedule
-
         return lr_schedule(step, self.lr, self.effective_warmup, self.steps)
 
     def replace(self, **changes) -> TrainConfig:
