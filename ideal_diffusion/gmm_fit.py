@@ -78,7 +78,7 @@ def fit_digits_gmm(components: int = 10, reg_covar: float = 1e-2, seed: int = 0,
     with threadpool_limits(1):  # one thread: the same bits on any machine load or core count
         gm = _SKGMM(int(components), covariance_type="full", reg_covar=float(reg_covar),
                     random_state=int(seed), max_iter=max_iter, tol=tol).fit(x)
-    order = np.lexsort((gm.means_[:, ::-1].T.tolist() + [-gm.weights_]))
+    order = np.lexsort(gm.means_[:, ::-1].T.tolist() + [-gm.weights_])
     covs = gm.covariances_[order]
     covs = 0.5 * (covs + np.swapaxes(covs, 1, 2))  # exactly symmetric
     return GMMFit(gm.means_[order].copy(), covs, gm.weights_[order] / gm.weights_.sum(),

@@ -16,6 +16,7 @@ import numpy as np
 from ._rng import as_rng
 from .data import DeltaMixture
 from .denoiser import IdealDenoiser
+from .schedules import SIGMA_MAX
 from .solvers import solve_ode
 
 __all__ = ["PairedComparison", "SampleQuality", "exact_endpoints", "frechet_distance",
@@ -55,7 +56,7 @@ def nearest_point(data, x):
     return idx, dist
 
 
-def exact_endpoints(data, x_T, sigma_from: float = 80.0) -> np.ndarray:
+def exact_endpoints(data, x_T, sigma_from: float = SIGMA_MAX) -> np.ndarray:
     """The exact PF-ODE endpoints x(0) of the noises ``x_T`` (at ``sigma_from``), (B, d).
 
     ``solve_ode(IdealDenoiser(data), x_T, sigma_from, 0)``: DOP853 to a small sigma, then the

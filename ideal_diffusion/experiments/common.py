@@ -1,7 +1,8 @@
 """What every experiment shares: the data sets, the noises, the exact reference, the measures.
 
 Measurement convention (the whole toolkit): an n-step sampler takes n steps on a **descending**
-Karras grid from sigma_max = 80 to sigma_min = 0.002 (n + 1 values, no trailing 0), and its
+Karras grid from sigma_max = 80 to sigma_min = 0.002 (n + 1 values, no trailing 0:
+:func:`~ideal_diffusion.schedules.sampling_grid`), and its
 sample is the state at sigma_min. Every error is measured against the exact PF-ODE state at
 sigma_min of the same noise x_T (DOP853, :func:`reference`), and every sampler reports its
 number of denoiser / network evaluations (NFE). The sigma -> 0 limit of the ideal denoiser (the
@@ -33,15 +34,13 @@ from .. import data as _data
 from ..denoiser import IdealDenoiser
 from ..metrics import nearest_point
 from ..nn import blas_threads
-from ..schedules import sampling_grid
+from ..schedules import SIGMA_MAX, SIGMA_MIN
 from ..solvers import solve_ode
 
-__all__ = ["DATASETS", "IMAGE_DATASETS", "SIGMA_MAX", "SIGMA_MIN", "Measurement", "Reference",
-           "SummaryRow", "basin", "dataset", "ideal_denoiser", "is_generalising", "measure",
-           "noise", "reference", "sampler_sigmas", "training_points"]
+__all__ = ["DATASETS", "IMAGE_DATASETS", "Measurement", "Reference", "SummaryRow", "basin",
+           "dataset", "ideal_denoiser", "is_generalising", "measure", "noise", "reference",
+           "training_points"]
 
-SIGMA_MIN = 0.002
-SIGMA_MAX = 80.0
 DATASETS = ("clusters", "ring", "digits", "digits_gmm", "glyphs")
 #: data sets whose points are images in [-1, 1] (pixel range checks apply)
 IMAGE_DATASETS = ("digits", "digits_gmm", "glyphs")
@@ -94,15 +93,6 @@ def basin(name: str, x) -> np.ndarray:
 def ideal_denoiser(name: str) -> IdealDenoiser:
     """The ideal denoiser E[x0 | x] of :func:`dataset` ``(name)``."""
     return IdealDenoiser(dataset(name))
-
-
-def sampler_sigmas(steps: int, sigma_min: float = SIGMA_MIN,
-                   sigma_max: float = SIGMA_MAX) -> np.ndarray:
-    """The n-step sampler grid: ``steps + 1`` Karras values, **descending**, 80 -> 0.002, no 0.
-
-    (:func:`ideal_diffusion.schedules.sampling_grid`, the measurement convention.)
-    """
-    return sampling_grid(steps, sigma_min, sigma_max)
 
 
 def noise(d: int, n: int, seed: int, sigma_max: float = SIGMA_MAX) -> np.ndarray:

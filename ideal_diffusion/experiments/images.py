@@ -36,10 +36,11 @@ import numpy as np
 
 from ..distill.optima import ConsistencyOracle
 from ..distill.sampling import kjump_sample
+from ..metrics import frechet_distance
+from ..schedules import sampling_grid
 from ..solvers import nfe, sample
 from ._cache import cached
-from ..metrics import frechet_distance
-from .common import Measurement, ideal_denoiser, measure, reference, sampler_sigmas
+from .common import Measurement, ideal_denoiser, measure, reference
 from .students import CHECKPOINTED, student
 
 __all__ = ["Config", "ImagesResult", "Sampler", "plot", "run"]
@@ -133,8 +134,8 @@ def run(cfg: Config = Config()) -> ImagesResult:
     st = student(spec)
     orc = ConsistencyOracle(den, st.grid, spec.solver, st.boundaries)
     x_T = ref.x_T
-    teacher_grid = sampler_sigmas(cfg.teacher_steps)
-    few = sampler_sigmas(cfg.K)
+    teacher_grid = sampling_grid(cfg.teacher_steps)
+    few = sampling_grid(cfg.K)
     rows = [
         (f"Teacher, {cfg.teacher_steps} steps (Heun)", nfe("heun", teacher_grid),
          sample(den, x_T, teacher_grid, "heun")),

@@ -24,7 +24,8 @@ from ..distill.kd import KDResult, collect_pairs, train_kd
 from ..distill.mbcd import choose_boundaries
 from ..distill.optima import distill_grid
 from ..nn import TrainConfig, load_checkpoint, save_checkpoint
-from .common import DATASETS, SIGMA_MAX, dataset, ideal_denoiser, noise, sampler_sigmas
+from ..schedules import SIGMA_MAX, sampling_grid
+from .common import DATASETS, dataset, ideal_denoiser, noise
 
 __all__ = ["AUTO_DIR", "CHECKPOINTED", "CHECKPOINT_DIR", "SAVE_ENV", "StudentSpec",
            "load_student", "persisted", "retrain_all", "student", "train_student"]
@@ -109,7 +110,7 @@ def train_student(spec: StudentSpec) -> CDResult | KDResult:
     t0 = time.perf_counter()
     if spec.method == "kd":
         x_T = noise(data.d, spec.n_pairs, _kd_pair_seed(spec))
-        pairs = collect_pairs(den, x_T, sampler_sigmas(spec.teacher_steps), spec.solver)
+        pairs = collect_pairs(den, x_T, sampling_grid(spec.teacher_steps), spec.solver)
         res = train_kd(pairs, spec.train, hidden=spec.hidden, depth=spec.depth)
     else:
         grid = distill_grid(spec.N)

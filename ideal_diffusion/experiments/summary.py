@@ -35,10 +35,11 @@ import numpy as np
 from ..distill.optima import ConsistencyOracle
 from ..distill.sampling import kjump_sample
 from ..metrics import frechet_distance, paired_bootstrap
+from ..schedules import sampling_grid
 from ..solvers import nfe as count_nfe
 from ..solvers import sample
 from ._cache import cached
-from .common import SummaryRow, ideal_denoiser, measure, reference, sampler_sigmas
+from .common import SummaryRow, ideal_denoiser, measure, reference
 from .students import CHECKPOINTED, student
 
 __all__ = ["Config", "SummaryResult", "finish_rows", "plot", "run", "student_rows",
@@ -77,7 +78,7 @@ class SummaryResult:
 
 def _teacher_row(data, solver, steps, ref, note=""):
     den = ideal_denoiser(data)
-    grid = sampler_sigmas(steps)
+    grid = sampling_grid(steps)
     x = sample(den, ref.x_T, grid, solver)
     q = measure(x, ref)
     return SummaryRow(data, f"teacher {SOLVER_LABEL[solver]}, {steps} step"
@@ -111,7 +112,7 @@ def student_rows(data: str, n: int = 400, seed: int = 2024) -> list:
         t = spec.train
         if spec.method == "kd":
             x = st(ref.x_T)
-            x_opt = sample(den, ref.x_T, sampler_sigmas(spec.teacher_steps), spec.solver)
+            x_opt = sample(den, ref.x_T, sampling_grid(spec.teacher_steps), spec.solver)
             k = 1
             note = (f"optimum: the teacher's {spec.teacher_steps}-step map; {spec.n_pairs} pairs; "
                     f"MLP {spec.hidden}x{spec.depth}, {t.steps} steps x batch {t.batch}")

@@ -33,10 +33,10 @@ import numpy as np
 
 from ..metrics import posterior_entropy
 from ..nn import blas_threads
+from ..schedules import SIGMA_MAX, SIGMA_MIN, sampling_grid
 from ..solvers import sample, solve_ode
 from ._cache import cached
-from .common import (SIGMA_MAX, SIGMA_MIN, Measurement, dataset, ideal_denoiser, measure,
-                     reference, sampler_sigmas)
+from .common import Measurement, dataset, ideal_denoiser, measure, reference
 
 __all__ = ["Config", "Result", "TeacherRun", "plot", "run"]
 
@@ -146,8 +146,9 @@ class Result:
             f"{m.eff_components[0]:.0f} of the {n_img:,} training images and by sigma = "
             f"{m.collapse_sigma:.2g} over fewer than 1.5: from there D(x, sigma) is one training "
             f"image. A {k}-step Euler sample is therefore sharp (median distance to the nearest "
-            f"training image {me.dist_to_data_median:.2g}, against {m.exact.dist_to_data_median:.2g}"
-            f" for the exact states) but often the wrong image: median error {me.err_median:.3g}, "
+            f"training image {me.dist_to_data_median:.2g}, against "
+            f"{m.exact.dist_to_data_median:.2g} for the exact states) but often the wrong image: "
+            f"median error {me.err_median:.3g}, "
             f"same image as the exact ODE on {100 * me.same_basin:.0f}% of {cfg.n} noises "
             f"(DPM-Solver++(2M): error {md.err_median:.3g}, {100 * md.same_basin:.0f}%).\n"
             f"Generalising teacher: its posterior settles on one of "
@@ -201,7 +202,7 @@ def run(cfg: Config = Config()) -> Result:
             samples, quality = {}, {}
             for solver in ("euler", "dpmpp_2m"):
                 for k in cfg.steps:
-                    x = sample(den, ref.x_T, sampler_sigmas(k), solver)
+                    x = sample(den, ref.x_T, sampling_grid(k), solver)
                     samples[(solver, k)] = x
                     quality[(solver, k)] = measure(x, ref)
             runs[data] = TeacherRun(data, sigmas, eff, spread, ref.x_exact,
