@@ -127,3 +127,34 @@ def test_persisted_students_load_bit_identical_and_never_stale(tmp_path, monkeyp
     k2 = kd.run_kd(kcfg)
     for name in k1.outputs:
         np.testing.assert_array_equal(k1.outputs[name], k2.outputs[name])
+
+
+def test_progress_true_loads_the_committed_student():
+    """A display switch is not part of a student's identity: the committed checkpoint loads."""
+    spec = next(s for s in students.CHECKPOINTED if s.name == "digits_kd")
+    shown = replace(spec, train=replace(spec.train, progress=True))
+    a, b = students.load_student(spec), students.load_student(shown)
+    np.testing.assert_array_equal(a.model.net.theta, b.model.net.theta)
+    assert students.key_text(("x", shown.train)) == students.key_text(("x", spec.train))
+
+
+def test_a_changed_network_trains_a_new_student(monkeypatch):
+    spec = next(s for s in students.CHECKPOINTED if s.name == "digits_kd")
+    wider = replace(spec, hidden=spec.hidden + 1)
+    with pytest.raises(students.StaleCheckpoint, match="another spec"):
+        students.load_student(wider)
+    trained = []
+    monkeypatch.setattr(students, "train_student", lambda s: trained.append(s) or "new")
+    monkeypatch.setattr(students, "_LOADED", {})
+    assert students.student(wider) == "new" and trained == [wider]
+    assert students.key_text(("x", 8)) != students.key_text(("x", 9))
+
+
+def test_a_changed_network_default_is_not_loaded(monkeypatch):
+    """The stored network's activation and embedding width (not named by the configs) must be
+    this machine's defaults, else the committed student is stale."""
+    spec = next(s for s in students.CHECKPOINTED if s.name == "digits_kd")
+    students.load_student(spec)
+    monkeypatch.setitem(students.NET_DEFAULTS, "activation", "relu")
+    with pytest.raises(students.StaleCheckpoint):
+        students.load_student(spec)

@@ -28,7 +28,7 @@ def test_oracle_K_jumps_equal_the_teacher_chain_exactly(K):
 
 @pytest.mark.slow
 def test_ours_vs_teacher_rows():
-    res = images.run(images.Config(n=100))
+    res = images.run(images.Config(data="digits", n=100))
     teacher, ours, opt = res.samplers[0], res.get("Ours, 4 steps"), res.get(
         "exact optimum, 4 jumps")
     assert teacher.nfe == 100 and ours.nfe == opt.nfe == 4
