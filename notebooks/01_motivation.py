@@ -160,7 +160,7 @@ if FAST:
     print("FAST: the film is not rendered (its data are checked below)")
 else:
     with plt.rc_context({"savefig.dpi": 50}):  # low-resolution frames, for the same reason
-        play(film.animate(film_res))
+        play(film.plot(film_res))
 
 pts = film_res.points
 mean_c = dataset("clusters").weights @ dataset("clusters").points

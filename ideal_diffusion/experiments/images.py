@@ -31,7 +31,7 @@ from ._cache import cached
 from .common import Measurement, ideal_denoiser, measure, reference, sampler_sigmas
 from .students import CHECKPOINTED, student
 
-__all__ = ["Config", "ImagesResult", "Sampler", "plot", "run"]
+__all__ = ["Config", "Result", "Sampler", "plot", "run"]
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ class Sampler:
 
 
 @dataclass(frozen=True, eq=False)
-class ImagesResult:
+class Result:
     """The samplers of :func:`run`, in figure order, and the exact states."""
 
     config: Config
@@ -97,7 +97,7 @@ def _spec(K):
 
 
 @cached
-def run(cfg: Config = Config()) -> ImagesResult:
+def run(cfg: Config = Config()) -> Result:
     """Sample the held-out noises with every sampler and measure them (cached on ``cfg``)."""
     spec = _spec(cfg.K)
     ref = reference("digits", cfg.n, cfg.seed)
@@ -115,8 +115,10 @@ def run(cfg: Config = Config()) -> ImagesResult:
         (f"teacher Euler, {cfg.K} steps", cfg.K, sample(den, x_T, few, "euler")),
         (f"teacher DPM++(2M), {cfg.K} steps", cfg.K, sample(den, x_T, few, "dpmpp_2m")),
     ]
-    samplers = tuple(Sampler(lab, n, x, measure(x, ref)) for lab, n, x in rows)
-    return ImagesResult(cfg, samplers, ref.x_exact, int(st.teacher_evals))
+    samplers = tuple(Sampler(label=lab, nfe=n, samples=x, quality=measure(x, ref))
+                     for lab, n, x in rows)
+    return Result(config=cfg, samplers=samplers, x_exact=ref.x_exact,
+                  teacher_evals=int(st.teacher_evals))
 
 
 def _strip(images, size=8, gap=1):
@@ -128,7 +130,7 @@ def _strip(images, size=8, gap=1):
     return out
 
 
-def plot(result: ImagesResult, axes=None):
+def plot(result: Result, axes=None):
     """One row per sampler (the exact state first): the first ``show`` held-out noises' samples,
     with the NFE and the median error against the exact state at sigma_min beside them.
 

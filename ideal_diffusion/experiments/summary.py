@@ -18,7 +18,6 @@ sigma_min = 0.002 (no final projection onto the data).
 """
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
@@ -28,15 +27,17 @@ from ..distill.optima import ConsistencyOracle
 from ..distill.sampling import kjump_sample
 from ..solvers import nfe as count_nfe
 from ..solvers import sample
+from . import flow, kd, mbcd, progressive
 from ._cache import cached
+from .cd import student_vs_optimum
 from .common import SummaryRow, ideal_denoiser, measure, reference, sampler_sigmas
 from .students import CHECKPOINTED, student
 
 __all__ = ["Config", "SummaryResult", "plot", "run", "teacher_rows"]
 
 SOLVER_LABEL = {"euler": "Euler", "heun": "Heun", "dpmpp_2m": "DPM-Solver++(2M)"}
-#: experiment modules that contribute 2-D rows through ``summary_rows(data)``
-ROW_MODULES = ("kd", "cd", "mbcd", "progressive", "flow")
+#: experiment modules that contribute 2-D rows: ``summary_rows(run(summary_config(data)))``
+ROW_MODULES = (kd, student_vs_optimum, mbcd, progressive, flow)
 
 
 @dataclass(frozen=True)
@@ -119,9 +120,10 @@ def _digits_rows(n, seed) -> list:
 
 def _module_rows(data) -> list:
     rows = []
-    for name in ROW_MODULES:
-        mod = importlib.import_module(f"{__package__}.{name}")
-        rows += list(mod.summary_rows(data))
+    for mod in ROW_MODULES:
+        cfg = mod.summary_config(data)
+        if cfg is not None:
+            rows += list(mod.summary_rows(mod.run(cfg)))
     return rows
 
 
