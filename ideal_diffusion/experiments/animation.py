@@ -16,7 +16,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import animation
 
-from ..solvers import sample_steps
+from ..solvers import SOLVERS, sample_steps
+from . import _checks as check
 from ._cache import cached
 from .common import dataset, ideal_denoiser, noise, sampler_sigmas
 
@@ -32,6 +33,13 @@ class Config:
     n_points: int = 300
     n_digits: int = 4
     seed: int = 7
+
+    def __post_init__(self):
+        check.integer(self, "steps", 1)
+        check.choice(self, "solver", SOLVERS)
+        check.integer(self, "n_points", 1)
+        check.integer(self, "n_digits", 1)
+        check.integer(self, "seed", 0)
 
 
 @dataclass(frozen=True, eq=False)

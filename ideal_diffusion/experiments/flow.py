@@ -46,6 +46,7 @@ from ..distill.reflow import (
 from ..geometry import chord_deviation, first_step_angle
 from ..nn import TrainConfig
 from ..solvers import sample
+from . import _checks as check
 from ._cache import cached
 from .common import SummaryRow, dataset, ideal_denoiser, measure, reference, sampler_sigmas
 
@@ -72,6 +73,24 @@ class Config:
     edge_tol: float = 1e-8
     edge_delta: float = 1e-4
     edge_steps: int = 6
+
+    def __post_init__(self):
+        check.dataset(self, "data")
+        check.integer(self, "n_ref", 2)
+        check.integer(self, "ref_seed", 0)
+        check.integer(self, "n_eval", 1, self.n_ref)
+        check.integers(self, "steps", 1)
+        check.integers(self, "v2_steps", 1)
+        check.integer(self, "n_path", 1)
+        check.real(self, "basin_tol", 0.0, lo_open=True)
+        check.integer(self, "n_pairs", 1)
+        check.instance(self, "train", TrainConfig)
+        check.integer(self, "hidden", 1)
+        check.integer(self, "depth", 1)
+        check.integer(self, "n_edge", 1, self.n_ref // 2)  # disjoint pairs of held-out noises
+        check.real(self, "edge_tol", 0.0, lo_open=True)
+        check.real(self, "edge_delta", 0.0, lo_open=True)
+        check.integer(self, "edge_steps", 1)
 
 
 @dataclass(frozen=True, eq=False)

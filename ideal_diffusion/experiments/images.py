@@ -27,6 +27,7 @@ import numpy as np
 from ..distill.optima import ConsistencyOracle
 from ..distill.sampling import kjump_sample
 from ..solvers import nfe, sample
+from . import _checks as check
 from ._cache import cached
 from .common import Measurement, ideal_denoiser, measure, reference, sampler_sigmas
 from .students import CHECKPOINTED, student
@@ -51,6 +52,15 @@ class Config:
     n: int = 400
     seed: int = 2024
     show: int = 8
+
+    def __post_init__(self):
+        check.integer(self, "K", 1)
+        ks = sorted({s.K for s in CHECKPOINTED if s.data == "digits" and s.method != "kd"})
+        check.require(self, self.K in ks, "K", f"one of the committed digit students' {ks}")
+        check.integer(self, "teacher_steps", 1)
+        check.integer(self, "n", 1)
+        check.integer(self, "seed", 0)
+        check.integer(self, "show", 1, self.n)
 
 
 @dataclass(frozen=True, eq=False)

@@ -28,7 +28,8 @@ import numpy as np
 from ..distill.kd import collect_pairs, noisy_pairs, regression_pairs, train_kd
 from ..metrics import nearest_point
 from ..nn import TrainConfig
-from ..solvers import nfe, sample
+from ..solvers import SOLVERS, nfe, sample
+from . import _checks as check
 from . import common
 from ._cache import cached
 from .students import persisted
@@ -67,6 +68,21 @@ class Config:
     train: TrainConfig = TrainConfig(steps=800, batch=256, lr=5e-3, warmup=100)
     n_test: int = 400
     test_seed: int = 2024
+
+    def __post_init__(self):
+        check.dataset(self, "data")
+        check.choice(self, "solver_many", SOLVERS)
+        check.integer(self, "steps_many", 1)
+        check.choice(self, "solver_few", SOLVERS)
+        check.integer(self, "steps_few", 1)
+        check.integer(self, "n_pairs", 1)
+        check.integer(self, "pair_seed", 0)
+        check.integer(self, "hidden", 1)
+        check.integer(self, "depth", 1)
+        check.real(self, "sigma_data", 0.0, lo_open=True)
+        check.instance(self, "train", TrainConfig)
+        check.integer(self, "n_test", 1)
+        check.integer(self, "test_seed", 0)
 
 
 def teacher_sample(data: str, x_T, solver: str, steps: int) -> np.ndarray:

@@ -13,6 +13,8 @@ from dataclasses import dataclass, replace
 import matplotlib.pyplot as plt
 import numpy as np
 
+from ..distill.cd import PARAMS
+from . import _checks as check
 from . import common
 from ._cache import cached
 from .cd import student_vs_optimum
@@ -29,6 +31,11 @@ class Config:
     cd: student_vs_optimum.Config = student_vs_optimum.Config()
     param: str = "jump_edm"
     Ks: tuple = (1, 2, 4)
+
+    def __post_init__(self):
+        check.instance(self, "cd", student_vs_optimum.Config)
+        check.choice(self, "param", tuple(PARAMS))
+        check.integers(self, "Ks", 1, self.cd.N - 1)
 
     def student_config(self, K: int) -> student_vs_optimum.Config:
         """The :class:`.cd.student_vs_optimum.Config` of the K-boundary student."""

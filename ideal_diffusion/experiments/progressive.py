@@ -29,6 +29,7 @@ from ..distill.optima import distill_grid
 from ..distill.progressive import PDOracle, pd_sample, train_progressive
 from ..nn import TrainConfig
 from ..solvers import sample
+from . import _checks as check
 from ._cache import cached
 from .common import SummaryRow, dataset, ideal_denoiser, measure, reference, sampler_sigmas
 
@@ -48,6 +49,20 @@ class Config:
     ref_seed: int = 2024
     n_step_test: int = 1000
     cd_contrast: bool = True
+
+    def __post_init__(self):
+        check.dataset(self, "data")
+        check.integer(self, "steps_teacher", 2)
+        n = self.steps_teacher
+        check.require(self, n & (n - 1) == 0, "steps_teacher",
+                      "a power of 2 >= 2 (each round halves the steps)")
+        check.instance(self, "train", TrainConfig)
+        check.integer(self, "hidden", 1)
+        check.integer(self, "depth", 1)
+        check.integer(self, "n_ref", 1)
+        check.integer(self, "ref_seed", 0)
+        check.integer(self, "n_step_test", 1)
+        check.flag(self, "cd_contrast")
 
 
 @dataclass(frozen=True, eq=False)

@@ -12,6 +12,7 @@ import numpy as np
 
 from ...distill.optima import consistency_optimum, distill_grid
 from ...nn import TrainConfig
+from .. import _checks as check
 from .. import common
 from .._cache import cached
 from . import student_vs_optimum
@@ -38,6 +39,14 @@ class Config:
     n: int = 200
     seed: int = 102
     sample_level: int = 1  # index into cd.levels of the level drawn as a scatter
+
+    def __post_init__(self):
+        check.instance(self, "cd", student_vs_optimum.Config)
+        check.instance(self, "train", TrainConfig)
+        check.integer(self, "every", 1)
+        check.integer(self, "n", 1)
+        check.integer(self, "seed", 0)
+        check.integer(self, "sample_level", 0, len(self.cd.levels) - 1)
 
 
 RUNS = ("plain", "bc", "plain0")

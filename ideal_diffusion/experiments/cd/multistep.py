@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from ...distill.sampling import default_taus, multistep_sample
+from .. import _checks as check
 from .. import common
 from .._cache import cached
 from . import student_vs_optimum
@@ -23,6 +24,11 @@ class Config:
     cd: student_vs_optimum.Config = student_vs_optimum.Config()
     max_steps: int = 8
     seed: int = 104
+
+    def __post_init__(self):
+        check.instance(self, "cd", student_vs_optimum.Config)
+        check.integer(self, "max_steps", 1, self.cd.N - 1)
+        check.integer(self, "seed", 0)
 
 
 @dataclass(frozen=True, eq=False)

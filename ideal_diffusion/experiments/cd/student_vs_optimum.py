@@ -14,10 +14,11 @@ from dataclasses import dataclass, replace
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ...distill.cd import CDResult
+from ...distill.cd import PARAMS, WEIGHTINGS, CDResult
 from ...distill.kd import CountingDenoiser
 from ...distill.mbcd import choose_boundaries
 from ...distill.optima import (
+    TEACHER_SOLVERS,
     ConsistencyOracle,
     consistency_optimum,
     consistency_training_target,
@@ -25,6 +26,7 @@ from ...distill.optima import (
 )
 from ...distill.sampling import kjump_sample
 from ...nn import TrainConfig
+from .. import _checks as check
 from .. import common
 from .._cache import cached
 from ..students import persisted
@@ -68,6 +70,23 @@ class Config:
     eval_seed: int = 101
     n_test: int = 400
     test_seed: int = 2024
+
+    def __post_init__(self):
+        check.dataset(self, "data")
+        check.integer(self, "N", 2)
+        check.choice(self, "solver", TEACHER_SOLVERS)
+        check.integer(self, "K", 1, self.N - 1)
+        check.choice(self, "param", tuple(PARAMS))
+        check.integer(self, "hidden", 1)
+        check.integer(self, "depth", 1)
+        check.choice(self, "weighting", WEIGHTINGS)
+        check.instance(self, "train", TrainConfig)
+        if self.eval_levels is not None:
+            check.integers(self, "eval_levels", 0, self.N - 1)
+        check.integer(self, "n_eval", 1)
+        check.integer(self, "eval_seed", 0)
+        check.integer(self, "n_test", 1)
+        check.integer(self, "test_seed", 0)
 
     @property
     def levels(self) -> tuple:

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ...distill.optima import consistency_optimum, distill_grid
+from ...distill.optima import TEACHER_SOLVERS, consistency_optimum, distill_grid
+from .. import _checks as check
 from .. import common
 from .._cache import cached
 
@@ -23,6 +24,15 @@ class Config:
     solvers: tuple = ("euler", "heun")
     n: int = 100
     seed: int = 2024
+
+    def __post_init__(self):
+        check.dataset(self, "data")
+        check.integers(self, "Ns", 2, min_len=2)
+        check.require(self, len(set(self.Ns)) >= 2, "Ns",
+                      "at least two different grid sizes (the order is a fitted slope)")
+        check.choices(self, "solvers", TEACHER_SOLVERS)
+        check.integer(self, "n", 1)
+        check.integer(self, "seed", 0)
 
 
 @dataclass(frozen=True, eq=False)

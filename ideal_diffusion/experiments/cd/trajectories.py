@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from ...distill.optima import teacher_step
+from .. import _checks as check
 from .. import common
 from .._cache import cached
 from . import student_vs_optimum
@@ -22,6 +23,11 @@ class Config:
     cd: student_vs_optimum.Config = student_vs_optimum.Config()
     n_traj: int = 6
     seed: int = 105
+
+    def __post_init__(self):
+        check.instance(self, "cd", student_vs_optimum.Config)
+        check.integer(self, "n_traj", 1)
+        check.integer(self, "seed", 0)
 
 
 @dataclass(frozen=True, eq=False)

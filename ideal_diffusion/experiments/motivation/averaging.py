@@ -12,6 +12,7 @@ from ...data import two_points
 from ...denoiser import IdealDenoiser
 from ...metrics import nearest_point
 from ...solvers import nfe, sample, solve_ode
+from .. import _checks as check
 from .._cache import cached
 from ..common import (
     REF_RTOL,
@@ -49,6 +50,15 @@ class TwoDeltaConfig:
     distance: float = 2.0
     u_range: tuple = (-0.25, 1.25)
     n_grid: int = 601
+
+    def __post_init__(self):
+        check.reals(self, "sigmas", 0.0, lo_open=True)
+        check.real(self, "sigma_star", 0.0, lo_open=True)
+        check.real(self, "weight", 0.0, 1.0, lo_open=True, hi_open=True)
+        check.real(self, "distance", 0.0, lo_open=True)
+        check.reals(self, "u_range", min_len=2, max_len=2)
+        check.require(self, self.u_range[0] < self.u_range[1], "u_range", "(lo, hi) with lo < hi")
+        check.integer(self, "n_grid", 2)
 
 
 @dataclass(frozen=True, eq=False)
@@ -153,6 +163,14 @@ class FewStepTwoDeltasConfig:
     seed: int = 7
     distance: float = 2.0
     near: float = 0.05
+
+    def __post_init__(self):
+        check.integers(self, "steps", 1)
+        check.solver(self, "solver")
+        check.integer(self, "n_noises", 1)
+        check.integer(self, "seed", 0)
+        check.real(self, "distance", 0.0, lo_open=True)
+        check.real(self, "near", 0.0, lo_open=True)
 
 
 @dataclass(frozen=True, eq=False)

@@ -13,6 +13,7 @@ from ...data import DeltaMixture, GaussianMixture
 from ...denoiser import IdealDenoiser
 from ...geometry import chord_deviation, denoiser_drift, fit_order
 from ...solvers import nfe, sample
+from .. import _checks as check
 from .._cache import cached
 from ..common import (
     SIGMA_MAX,
@@ -75,6 +76,16 @@ class CurvedConfig:
     n_paths: int = 14
     seed: int = 9
     window: float = 2.6
+
+    def __post_init__(self):
+        check.choice(self, "mixture", check.PLANE_SETS)
+        check.real(self, "gaussian_std", 0.0, lo_open=True)
+        check.reals(self, "point", min_len=2, max_len=2)
+        check.integer(self, "steps", 1)
+        check.solver(self, "solver")
+        check.integer(self, "n_paths", 1)
+        check.integer(self, "seed", 0)
+        check.real(self, "window", 0.0, lo_open=True)
 
 
 @dataclass(frozen=True, eq=False)
@@ -226,6 +237,25 @@ class ErrorVsStepsConfig:
     floor: float = 1e-6
     student: DenoiserStudentConfig = DenoiserStudentConfig()
     student_steps: tuple = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32)
+
+    def __post_init__(self):
+        check.integers(self, "steps", 1)
+        check.choices(self, "solvers", check.SOLVERS)
+        check.choice(self, "mixture", check.PLANE_SETS)
+        check.integer(self, "n_ref", 1)
+        check.integer(self, "ref_seed", 0)
+        check.real(self, "gaussian_std", 0.0, lo_open=True)
+        check.reals(self, "point", min_len=2, max_len=2)
+        check.integer(self, "n_noises", 1)
+        check.integer(self, "seed", 0)
+        check.integer(self, "fit_min_steps", 1)
+        check.require(self, len({n for n in self.steps if n >= self.fit_min_steps}) >= 2,
+                      "fit_min_steps", "at most the second largest of steps (orders are "
+                      "fitted on two or more step counts)")
+        check.real(self, "y_clip", 0.0, lo_open=True)
+        check.real(self, "floor", 0.0, lo_open=True)
+        check.instance(self, "student", DenoiserStudentConfig)
+        check.integers(self, "student_steps", 1)
 
 
 @dataclass(frozen=True, eq=False)

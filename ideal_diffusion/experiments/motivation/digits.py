@@ -11,6 +11,7 @@ import numpy as np
 
 from ...metrics import nearest_point, posterior_entropy
 from ...solvers import nfe, sample
+from .. import _checks as check
 from .._cache import cached
 from ..common import (
     SIGMA_MIN,
@@ -60,6 +61,15 @@ class StepsComparisonConfig:
     y_clip: float = 10.0
 
     def __post_init__(self):
+        check.choice(self, "data", check.IMAGE_SETS)
+        check.integers(self, "steps", 1)
+        check.integers(self, "shown_steps", 1)
+        check.choices(self, "solvers", check.SOLVERS)
+        check.choices(self, "image_solvers", check.SOLVERS)
+        check.integer(self, "n_noises", 1)
+        check.integer(self, "n_shown", 1)
+        check.integer(self, "seed", 0)
+        check.real(self, "y_clip", 0.0, lo_open=True)
         if not set(self.shown_steps) <= set(self.steps):
             raise ValueError("shown_steps must be a subset of steps")
         if not set(self.image_solvers) <= set(self.solvers):
@@ -195,6 +205,13 @@ class ImageTrackConfig:
     solver: str = "heun"
     seed: int = 8
     shown: tuple = (80, 20, 10, 5, 3, 2, 1, 0.5, 0.2, 0.002)
+
+    def __post_init__(self):
+        check.choice(self, "data", check.IMAGE_SETS)
+        check.integer(self, "steps", 1)
+        check.solver(self, "solver")
+        check.integer(self, "seed", 0)
+        check.reals(self, "shown", 0.0, lo_open=True)
 
 
 @dataclass(frozen=True, eq=False)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ...nn import TrainConfig
+from .. import _checks as check
 from .._cache import cached
 from ..common import (
     dataset,
@@ -38,6 +39,13 @@ class DenoiserStudentConfig:
     hidden: int = 64
     depth: int = 3
     wide_frac: float = 0.25
+
+    def __post_init__(self):
+        check.dataset(self, "data")
+        check.instance(self, "train", TrainConfig)
+        check.integer(self, "hidden", 1)
+        check.integer(self, "depth", 1)
+        check.real(self, "wide_frac", 0.0, 1.0)
 
 
 @dataclass(frozen=True, eq=False)
@@ -92,6 +100,19 @@ class StudentVsIdealConfig:
     n_plane: int = 300
     plane_seed: int = 2
     band: tuple = (0.05, 5.0)
+
+    def __post_init__(self):
+        check.instance(self, "student", DenoiserStudentConfig)
+        check.real(self, "sigma_lo", 0.0, lo_open=True)
+        check.real(self, "sigma_hi", self.sigma_lo, lo_open=True)
+        check.integer(self, "n_sigmas", 1)
+        check.integer(self, "n_eval", 1)
+        check.integer(self, "eval_seed", 0)
+        check.reals(self, "plane_sigmas", 0.0, lo_open=True)
+        check.integer(self, "n_plane", 1)
+        check.integer(self, "plane_seed", 0)
+        check.reals(self, "band", 0.0, lo_open=True, min_len=2, max_len=2)
+        check.require(self, self.band[0] < self.band[1], "band", "(lo, hi) with lo < hi")
 
 
 @dataclass(frozen=True, eq=False)
