@@ -93,10 +93,11 @@ def run_two_delta_averaging(cfg: TwoDeltaConfig = TwoDeltaConfig()) -> TwoDeltaR
     x_star = x1 + u_star * (x2 - x1)
     D = np.stack([den(x, s)[:, 0] for s in cfg.sigmas])
     pi2 = np.stack([den.posterior(x, s)[:, 1] for s in cfg.sigmas])
-    return TwoDeltaResult(cfg, float(x1[0]), float(x2[0]), x[:, 0], D, pi2, float(x_star[0]),
-                          float(den(x_star[None], cfg.sigma_star)[0, 0]),
-                          den.posterior(x_star[None], cfg.sigma_star)[0],
-                          float(den(((x1 + x2) / 2)[None], cfg.sigma_star)[0, 0]))
+    return TwoDeltaResult(
+        config=cfg, x1=float(x1[0]), x2=float(x2[0]), x=x[:, 0], D=D, pi2=pi2,
+        x_star=float(x_star[0]), d_star=float(den(x_star[None], cfg.sigma_star)[0, 0]),
+        w_star=den.posterior(x_star[None], cfg.sigma_star)[0],
+        d_mid=float(den(((x1 + x2) / 2)[None], cfg.sigma_star)[0, 0]))
 
 
 def plot_two_delta_averaging(result: TwoDeltaResult, ax=None):
@@ -206,9 +207,10 @@ def run_few_step_two_deltas(cfg: FewStepTwoDeltasConfig = FewStepTwoDeltasConfig
         near.append(np.mean(dist < cfg.near))
         same.append(np.mean(idx == idx_e))
     return FewStepTwoDeltasResult(
-        cfg, data.points[:, 0].copy(), x_T[:, 0], np.stack(samples)[..., 0], exact[:, 0],
-        np.array([nfe(cfg.solver, sampler_sigmas(n)) for n in cfg.steps]),
-        np.array(med), np.array(near), np.array(same))
+        config=cfg, points=data.points[:, 0].copy(), x_T=x_T[:, 0],
+        samples=np.stack(samples)[..., 0], exact=exact[:, 0],
+        nfe=np.array([nfe(cfg.solver, sampler_sigmas(n)) for n in cfg.steps]),
+        median_dist=np.array(med), frac_near=np.array(near), frac_same=np.array(same))
 
 
 def plot_few_step_two_deltas(result: FewStepTwoDeltasResult, ax=None):

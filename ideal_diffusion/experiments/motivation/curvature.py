@@ -128,10 +128,11 @@ def run_curved_trajectories(cfg: CurvedConfig = CurvedConfig()) -> CurvedResult:
         _, states, _ = sample(den, x_T, sig, cfg.solver, return_trajectory=True)
         D = np.stack([den(states[i], sig[i]) for i in range(sig.size)])
         centres = data.means if isinstance(data, GaussianMixture) else data.points
-        cases.append(CurvedCase(title, centres, states, D, chord_deviation(states),
-                                chord_deviation(states, relative=True),
-                                denoiser_drift(den, states, sig)))
-    return CurvedResult(cfg, sig, nfe(cfg.solver, sig), tuple(cases))
+        cases.append(CurvedCase(
+            title=title, centres=centres, states=states, denoised=D, chord=chord_deviation(states),
+            chord_rel=chord_deviation(states, relative=True),
+            drift=denoiser_drift(den, states, sig)))
+    return CurvedResult(config=cfg, sigmas=sig, nfe=nfe(cfg.solver, sig), cases=tuple(cases))
 
 
 def plot_curved_trajectories(result: CurvedResult, ax=None):
@@ -342,9 +343,12 @@ def run_error_vs_steps(cfg: ErrorVsStepsConfig = ErrorVsStepsConfig()) -> ErrorV
                                             axis=1)))
         slope_ex.append(_last_corrector_slope(mix, ref.x_T, grid))
         slope_st.append(_last_corrector_slope(student, ref.x_T, grid))
-    return ErrorVsStepsResult(cfg, n_fe, p_err, g_err, m_err, m_same, g_ord, m_ord,
-                              np.array(s_nfe), np.array(h_ex), np.array(h_st), np.array(h_g),
-                              np.array(slope_ex), np.array(slope_st))
+    return ErrorVsStepsResult(
+        config=cfg, nfe=n_fe, point_err_max=p_err, gauss_err=g_err, mix_err=m_err, mix_same=m_same,
+        gauss_order=g_ord, mix_order=m_ord, student_nfe=np.array(s_nfe),
+        heun_exact_err=np.array(h_ex), heun_student_err=np.array(h_st),
+        heun_gauss_err=np.array(h_g), corrector_slope=np.array(slope_ex),
+        student_slope=np.array(slope_st))
 
 
 

@@ -67,15 +67,13 @@ class StepsComparisonConfig:
         check.choices(self, "solvers", check.SOLVERS)
         check.choices(self, "image_solvers", check.SOLVERS)
         check.integer(self, "n_noises", 1)
-        check.integer(self, "n_shown", 1)
         check.integer(self, "seed", 0)
         check.real(self, "y_clip", 0.0, lo_open=True)
-        if not set(self.shown_steps) <= set(self.steps):
-            raise ValueError("shown_steps must be a subset of steps")
-        if not set(self.image_solvers) <= set(self.solvers):
-            raise ValueError("image_solvers must be a subset of solvers")
-        if not 1 <= self.n_shown <= self.n_noises:
-            raise ValueError("need 1 <= n_shown <= n_noises")
+        check.require(self, set(self.shown_steps) <= set(self.steps), "shown_steps",
+                      f"a subset of steps {self.steps}")
+        check.require(self, set(self.image_solvers) <= set(self.solvers), "image_solvers",
+                      f"a subset of solvers {self.solvers}")
+        check.integer(self, "n_shown", 1, self.n_noises)
 
 
 @dataclass(frozen=True, eq=False)
@@ -119,8 +117,9 @@ def run_steps_comparison(cfg: StepsComparisonConfig = StepsComparisonConfig()
             if solver in cfg.image_solvers and n in cfg.shown_steps:
                 images[cfg.image_solvers.index(solver), cfg.shown_steps.index(n)] = \
                     x[:cfg.n_shown]
-    return StepsComparisonResult(cfg, n_fe, dist, np.median(dist, axis=2), images,
-                                 SIGMA_MIN * np.sqrt(den.d))
+    return StepsComparisonResult(
+        config=cfg, nfe=n_fe, dist=dist, dist_median=np.median(dist, axis=2), images=images,
+        noise_floor=SIGMA_MIN * np.sqrt(den.d))
 
 
 def plot_steps_comparison(result: StepsComparisonResult, ax=None):
@@ -243,8 +242,9 @@ def run_image_denoiser_track(cfg: ImageTrackConfig = ImageTrackConfig()) -> Imag
     ent = np.array([posterior_entropy(den, states[i], sig[i])[0] for i in range(sig.size)])
     shown = np.array([int(np.argmin(np.abs(np.log(sig) - np.log(t)))) for t in cfg.shown])
     idx, dist = nearest_point(den.data, states[-1])
-    return ImageTrackResult(cfg, sig, states[:, 0], D, ent, den.data.N, nfe(cfg.solver, sig),
-                            shown, int(idx[0]), float(dist[0]))
+    return ImageTrackResult(
+        config=cfg, sigmas=sig, states=states[:, 0], denoised=D, entropy=ent, n_points=den.data.N,
+        nfe=nfe(cfg.solver, sig), shown=shown, nearest=int(idx[0]), nearest_dist=float(dist[0]))
 
 
 def plot_image_denoiser_track(result: ImageTrackResult, ax=None):

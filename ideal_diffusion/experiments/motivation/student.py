@@ -66,7 +66,7 @@ def run_denoiser_student(cfg: DenoiserStudentConfig = DenoiserStudentConfig()
 
     st = train_denoiser_student(dataset(cfg.data), cfg.train, hidden=cfg.hidden,
                                 depth=cfg.depth, wide_frac=cfg.wide_frac)
-    return DenoiserStudentResult(cfg, st, np.asarray(st.history))
+    return DenoiserStudentResult(config=cfg, student=st, history=np.asarray(st.history))
 
 
 
@@ -154,10 +154,11 @@ def run_student_vs_ideal(cfg: StudentVsIdealConfig = StudentVsIdealConfig()
         student.append(st.student(x, s))
     mean = data.weights @ data.points
     spread = float(data.weights @ np.linalg.norm(data.points - mean, axis=1))
-    return StudentVsIdealResult(cfg, int(st.history.size), sigmas, stats["rms"],
-                                stats["median"], stats["dist_mean_ideal"],
-                                stats["dist_mean_student"], spread, data.points.copy(),
-                                np.stack(ideal), np.stack(student))
+    return StudentVsIdealResult(
+        config=cfg, steps=int(st.history.size), sigmas=sigmas, rms=stats["rms"],
+        median=stats["median"], dist_mean_ideal=stats["dist_mean_ideal"],
+        dist_mean_student=stats["dist_mean_student"], spread=spread, points=data.points.copy(),
+        plane_ideal=np.stack(ideal), plane_student=np.stack(student))
 
 
 def plot_student_vs_ideal(result: StudentVsIdealResult, ax=None):
