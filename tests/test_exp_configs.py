@@ -42,10 +42,11 @@ from ideal_diffusion.nn import TrainConfig
 
 EXPERIMENTS = [kd, mbcd, flow, progressive, images, animation, student_vs_optimum, collapse,
                theorem1, multistep, trajectories]
-CONFIGS = [m.Config for m in EXPERIMENTS] + [
-    motivation.TwoDeltaConfig, motivation.FewStepTwoDeltasConfig, motivation.CurvedConfig,
-    motivation.ErrorVsStepsConfig, motivation.StepsComparisonConfig, motivation.ImageTrackConfig,
-    motivation.DenoiserStudentConfig, motivation.StudentVsIdealConfig]
+MOTIVATION = [motivation.two_delta_averaging, motivation.few_step_two_deltas,
+              motivation.curved_trajectories, motivation.error_vs_steps,
+              motivation.steps_comparison, motivation.image_denoiser_track,
+              motivation.denoiser_student, motivation.student_vs_ideal]
+CONFIGS = [m.Config for m in EXPERIMENTS + MOTIVATION]
 DISTILL_NAMES = set(distill.__all__)  # trained students (CDResult, ...): not experiment results
 EXP_DIR = Path(__file__).resolve().parent.parent / "ideal_diffusion" / "experiments"
 
@@ -57,7 +58,7 @@ def _name(cls) -> str:
 # ----------------------------------------------------------------------------- the contract
 
 
-@pytest.mark.parametrize("mod", EXPERIMENTS + [summary], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("mod", EXPERIMENTS + MOTIVATION + [summary], ids=lambda m: m.__name__)
 def test_every_experiment_module_has_config_run_plot_result(mod):
     assert dataclasses.is_dataclass(mod.Config) and mod.Config.__dataclass_params__.frozen
     assert callable(mod.run) and callable(mod.plot)
@@ -127,7 +128,7 @@ def test_sizes_below_one_are_refused_with_the_range():
     with _raises(ValueError, "n_traj"):
         trajectories.Config(n_traj=-1)
     with _raises(ValueError, "n_noises"):
-        motivation.FewStepTwoDeltasConfig(n_noises=0)
+        motivation.few_step_two_deltas.Config(n_noises=0)
 
 
 def test_eval_levels_outside_the_grid_fail_at_construction():
@@ -192,9 +193,9 @@ def test_wrong_values_name_the_allowed_set_or_range():
     with _raises(ValueError, "edge_delta", "> 0"):
         flow.Config(edge_delta=0.0)
     with _raises(ValueError, "weight", "(0, 1)"):
-        motivation.TwoDeltaConfig(weight=1.0)
+        motivation.two_delta_averaging.Config(weight=1.0)
     with _raises(ValueError, "mixture", "clusters"):
-        motivation.CurvedConfig(mixture="digits")  # the paths are drawn in the plane
+        motivation.curved_trajectories.Config(mixture="digits")  # the paths are drawn in the plane
 
 
 def test_fields_that_depend_on_other_fields():
@@ -217,7 +218,7 @@ def test_fields_that_depend_on_other_fields():
     with _raises(ValueError, "Ns", "two different"):
         theorem1.Config(Ns=(32, 32))
     with _raises(ValueError, "sigma_hi", "> 0.5"):
-        motivation.StudentVsIdealConfig(sigma_lo=0.5, sigma_hi=0.5)
+        motivation.student_vs_ideal.Config(sigma_lo=0.5, sigma_hi=0.5)
 
 
 def test_numpy_scalars_are_numbers_and_configs_stay_cache_keys():
