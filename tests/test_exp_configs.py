@@ -275,7 +275,7 @@ def _like(default):
 FIELD_MSG = re.compile(r"(\w+)\.(\w+)(?:\[\d+\])? must be ")
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(data=st.data())
 @pytest.mark.parametrize("cls", CONFIGS, ids=lambda c: _name(c))
 def test_random_fields_construct_or_fail_naming_a_field(cls, data):
