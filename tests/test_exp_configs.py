@@ -30,6 +30,7 @@ from ideal_diffusion.experiments import (
     motivation,
     progressive,
     summary,
+    teachers,
 )
 from ideal_diffusion.experiments.cd import (
     collapse,
@@ -40,8 +41,8 @@ from ideal_diffusion.experiments.cd import (
 )
 from ideal_diffusion.nn import TrainConfig
 
-EXPERIMENTS = [kd, mbcd, flow, progressive, images, animation, student_vs_optimum, collapse,
-               theorem1, multistep, trajectories]
+EXPERIMENTS = [kd, mbcd, flow, progressive, images, animation, teachers, student_vs_optimum,
+               collapse, theorem1, multistep, trajectories]
 MOTIVATION = [motivation.two_delta_averaging, motivation.few_step_two_deltas,
               motivation.curved_trajectories, motivation.error_vs_steps,
               motivation.steps_comparison, motivation.image_denoiser_track,
@@ -92,7 +93,7 @@ def _result_calls(path: Path):
                          ids=lambda p: str(p.relative_to(EXP_DIR)))
 def test_results_in_split_modules_are_built_with_keywords(path):
     if path.name == "summary.py":
-        pytest.skip("summary.py is being rewritten on another branch (SummaryResult(cfg, rows))")
+        pytest.skip("summary.py is the lead's (being rewritten): SummaryResult(cfg, rows)")
     for name, call in _result_calls(path):
         assert not call.args, f"{path.name}:{call.lineno} builds {name} positionally"
 
@@ -127,6 +128,8 @@ def test_sizes_below_one_are_refused_with_the_range():
         student_vs_optimum.Config(hidden=0)
     with _raises(ValueError, "n_traj"):
         trajectories.Config(n_traj=-1)
+    with _raises(ValueError, "K", ">= 1"):
+        images.Config(K=0)
     with _raises(ValueError, "n_noises"):
         motivation.few_step_two_deltas.Config(n_noises=0)
 
@@ -213,8 +216,8 @@ def test_fields_that_depend_on_other_fields():
         flow.Config(n_ref=30, n_eval=31)
     with _raises(ValueError, "show", "in [1, 5]"):
         images.Config(n=5, show=6)
-    with _raises(ValueError, "K", "committed digit students"):
-        images.Config(K=3)
+    with _raises(ValueError, "n_track", "in [1, 20]"):
+        teachers.Config(n=20, n_track=21)
     with _raises(ValueError, "Ns", "two different"):
         theorem1.Config(Ns=(32, 32))
     with _raises(ValueError, "sigma_hi", "> 0.5"):
@@ -306,6 +309,6 @@ def test_random_fields_construct_or_fail_naming_a_field(cls, data):
 
 
 #: fields whose valid range depends on other fields (their message may name them instead)
-_DEPENDENT = {"K", "eval_levels", "sample_level", "Ks", "max_steps", "n_eval", "n_edge",
+_DEPENDENT = {"K", "eval_levels", "sample_level", "Ks", "max_steps", "n_eval", "n_edge", "n_track",
               "show", "n_shown", "shown_steps", "image_solvers", "fit_min_steps", "sigma_hi"}
 

@@ -24,7 +24,7 @@ __all__ = ["IMAGE_SETS", "PLANE_SETS", "choice", "choices", "dataset", "flag", "
 
 #: the data sets of :func:`.common.dataset` drawn as points in the plane / as images
 PLANE_SETS = ("clusters", "ring")
-IMAGE_SETS = ("digits", "glyphs")
+IMAGE_SETS = ("digits", "digits_gmm", "glyphs")
 
 
 def _where(cfg, field: str) -> str:

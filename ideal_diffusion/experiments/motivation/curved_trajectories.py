@@ -11,13 +11,13 @@ import numpy as np
 from ...data import DeltaMixture, GaussianMixture
 from ...denoiser import IdealDenoiser
 from ...geometry import chord_deviation, denoiser_drift
+from ...schedules import sampling_grid
 from ...solvers import nfe, sample
 from .. import _checks as check
 from .._cache import cached
 from ..common import (
     dataset,
     noise,
-    sampler_sigmas,
 )
 from ._shared import (
     LABELS,
@@ -90,7 +90,7 @@ class Result:
 
 @cached
 def run(cfg: Config = Config()) -> Result:
-    sig = sampler_sigmas(cfg.steps)
+    sig = sampling_grid(cfg.steps)
     x_T = noise(2, cfg.n_paths, cfg.seed)
     gauss = GaussianMixture(np.zeros((1, 2)), cfg.gaussian_std ** 2)
     cases = []

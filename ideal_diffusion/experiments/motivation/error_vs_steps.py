@@ -11,17 +11,15 @@ import numpy as np
 from ...data import DeltaMixture, GaussianMixture
 from ...denoiser import IdealDenoiser
 from ...geometry import fit_order
+from ...schedules import SIGMA_MAX, SIGMA_MIN, sampling_grid
 from ...solvers import nfe, sample
 from .. import _checks as check
 from .._cache import cached
 from ..common import (
-    SIGMA_MAX,
-    SIGMA_MIN,
     ideal_denoiser,
     measure,
     noise,
     reference,
-    sampler_sigmas,
 )
 from . import denoiser_student
 from ._shared import (
@@ -180,7 +178,7 @@ def run(cfg: Config = Config()) -> Result:
     n_fe = np.empty((K, S), dtype=int)
     p_err, g_err, m_err, m_same = (np.empty((K, S)) for _ in range(4))
     for j, n in enumerate(cfg.steps):
-        grid = sampler_sigmas(n)
+        grid = sampling_grid(n)
         for k, solver in enumerate(cfg.solvers):
             n_fe[k, j] = nfe(solver, grid)
             p_err[k, j] = np.linalg.norm(sample(point, x_T, grid, solver) - p_exact,
@@ -197,7 +195,7 @@ def run(cfg: Config = Config()) -> Result:
     student = denoiser_student.run(cfg.student).student
     s_nfe, h_ex, h_st, h_g, slope_ex, slope_st = ([] for _ in range(6))
     for n in cfg.student_steps:
-        grid = sampler_sigmas(n)
+        grid = sampling_grid(n)
         s_nfe.append(nfe("heun", grid))
         h_ex.append(measure(sample(mix, ref.x_T, grid, "heun"), ref).err_median)
         h_st.append(measure(sample(student, ref.x_T, grid, "heun"), ref).err_median)

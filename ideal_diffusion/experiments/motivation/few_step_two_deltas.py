@@ -9,15 +9,13 @@ import numpy as np
 from ...data import two_points
 from ...denoiser import IdealDenoiser
 from ...metrics import nearest_point
+from ...schedules import SIGMA_MAX, SIGMA_MIN, sampling_grid
 from ...solvers import nfe, sample, solve_ode
 from .. import _checks as check
 from .._cache import cached
 from ..common import (
     REF_RTOL,
-    SIGMA_MAX,
-    SIGMA_MIN,
     noise,
-    sampler_sigmas,
 )
 from ._shared import (
     LABELS,
@@ -79,7 +77,7 @@ def run(cfg: Config = Config()) -> Result:
     den = IdealDenoiser(data)
     x_T = noise(1, cfg.n_noises, cfg.seed)
     exact = solve_ode(den, x_T, SIGMA_MAX, SIGMA_MIN, rtol=REF_RTOL, atol=REF_RTOL)
-    samples = [sample(den, x_T, sampler_sigmas(n), cfg.solver) for n in cfg.steps]
+    samples = [sample(den, x_T, sampling_grid(n), cfg.solver) for n in cfg.steps]
     idx_e, _ = nearest_point(data, exact)
     med, near, same = [], [], []
     for x in samples + [exact]:
@@ -90,7 +88,7 @@ def run(cfg: Config = Config()) -> Result:
     return Result(
         config=cfg, points=data.points[:, 0].copy(), x_T=x_T[:, 0],
         samples=np.stack(samples)[..., 0], exact=exact[:, 0],
-        nfe=np.array([nfe(cfg.solver, sampler_sigmas(n)) for n in cfg.steps]),
+        nfe=np.array([nfe(cfg.solver, sampling_grid(n)) for n in cfg.steps]),
         median_dist=np.array(med), frac_near=np.array(near), frac_same=np.array(same))
 
 

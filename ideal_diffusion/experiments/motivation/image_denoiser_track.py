@@ -9,13 +9,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from ...metrics import nearest_point, posterior_entropy
+from ...schedules import SIGMA_MAX, SIGMA_MIN, sampling_grid
 from ...solvers import nfe, sample
 from .. import _checks as check
 from .._cache import cached
 from ..common import (
     ideal_denoiser,
     noise,
-    sampler_sigmas,
 )
 from ._shared import (
     LABELS,
@@ -41,7 +41,7 @@ class Config:
     steps: int = 64
     solver: str = "heun"
     seed: int = 8
-    shown: tuple = (80, 20, 10, 5, 3, 2, 1, 0.5, 0.2, 0.002)
+    shown: tuple = (SIGMA_MAX, 20, 10, 5, 3, 2, 1, 0.5, 0.2, SIGMA_MIN)
 
     def __post_init__(self):
         check.choice(self, "data", check.IMAGE_SETS)
@@ -73,7 +73,7 @@ class Result:
 @cached
 def run(cfg: Config = Config()) -> Result:
     den = ideal_denoiser(cfg.data)
-    sig = sampler_sigmas(cfg.steps)
+    sig = sampling_grid(cfg.steps)
     x_T = noise(den.d, 1, cfg.seed)
     _, states, denoised = sample(den, x_T, sig, cfg.solver, return_trajectory=True)
     D = np.concatenate([denoised[:, 0], den(states[-1], sig[-1])], axis=0)

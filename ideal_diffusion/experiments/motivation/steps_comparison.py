@@ -9,15 +9,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from ...metrics import nearest_point
+from ...schedules import SIGMA_MIN, sampling_grid
 from ...solvers import nfe, sample
 from .. import _checks as check
 from .._cache import cached
 from ..common import (
-    SIGMA_MIN,
     dataset,
     ideal_denoiser,
     noise,
-    sampler_sigmas,
 )
 from ._shared import (
     COLORS,
@@ -106,7 +105,7 @@ def run(cfg: Config = Config()) -> Result:
     images = np.empty((len(cfg.image_solvers), len(cfg.shown_steps), cfg.n_shown, den.d))
     for k, solver in enumerate(cfg.solvers):
         for j, n in enumerate(cfg.steps):
-            grid = sampler_sigmas(n)
+            grid = sampling_grid(n)
             x = sample(den, x_T, grid, solver)
             n_fe[k, j] = nfe(solver, grid)
             dist[k, j] = nearest_point(den.data, x)[1]

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ...schedules import SIGMA_MAX
 from .. import _checks as check
 from .._cache import cached
 from ..common import (
@@ -38,7 +39,7 @@ class Config:
 
     student: denoiser_student.Config = denoiser_student.Config()
     sigma_lo: float = 0.02
-    sigma_hi: float = 80.0
+    sigma_hi: float = SIGMA_MAX
     n_sigmas: int = 25
     n_eval: int = 2000
     eval_seed: int = 1
