@@ -73,11 +73,11 @@ print(f"FAST = {FAST}; sampler grid for 3 steps: {np.round(sampling_grid(3), 4)}
 # $\sigma_{\min}\sqrt d$).
 
 # %%
-steps_cfg = mot.StepsComparisonConfig()  # try: replace(steps_cfg, seed=5)
+steps_cfg = mot.steps_comparison.Config()  # try: replace(steps_cfg, seed=5)
 if FAST:
     steps_cfg = replace(steps_cfg, steps=(3, 5, 7, 30), n_noises=8)
-steps_res = mot.run_steps_comparison(steps_cfg)
-mot.plot_steps_comparison(steps_res)
+steps_res = mot.steps_comparison.run(steps_cfg)
+mot.steps_comparison.plot(steps_res)
 plt.show()
 
 k_euler = steps_cfg.solvers.index("euler")
@@ -153,7 +153,7 @@ if FAST:
     print("FAST: the film is not rendered (its data are checked below)")
 else:
     with plt.rc_context({"savefig.dpi": 50}):  # low-resolution frames, for the same reason
-        play(film.animate(film_res))
+        play(film.plot(film_res))
 
 pts = film_res.points
 mean_c = dataset("clusters").weights @ dataset("clusters").points
@@ -285,19 +285,19 @@ say("Predicting the sharp nearest data point, a real sample, costs **+{c:.3f}** 
 # midpoint, towards its $\sigma \to 0$ limit, the nearest data point.
 
 # %%
-two_cfg = mot.TwoDeltaConfig()  # try: replace(two_cfg, weight=0.9) or distance=4.0
+two_cfg = mot.two_delta_averaging.Config()  # try: replace(two_cfg, weight=0.9) or distance=4.0
 
 
 def two_deltas_at(sigma=two_cfg.sigma_star):
     """The two-delta figure with the 0.3 / 0.7 point marked at ``sigma`` (drawn thick)."""
     cfg = replace(two_cfg, sigma_star=sigma, sigmas=tuple(sorted(set(two_cfg.sigmas) | {sigma})))
-    return mot.plot_two_delta_averaging(mot.run_two_delta_averaging(cfg))
+    return mot.two_delta_averaging.plot(mot.two_delta_averaging.run(cfg))
 
 
 SIGMA_CHOICES = (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, SIGMA_MAX)
 _ = explore(two_deltas_at, sigma=(SIGMA_CHOICES, two_cfg.sigma_star))
 
-two_res = mot.run_two_delta_averaging(two_cfg)  # the numbers at the default sigma_star
+two_res = mot.two_delta_averaging.run(two_cfg)  # the numbers at the default sigma_star
 w = two_cfg.weight
 # log(pi2/pi1) = x L / sigma^2 for points at -L/2, +L/2, so pi2 = w at x* = sigma^2 ln(w/(1-w)) / L
 x_formula = two_cfg.sigma_star ** 2 * np.log(w / (1 - w)) / two_cfg.distance
@@ -324,11 +324,11 @@ say("At $\\sigma$ = {s:g}: on the bisector $f$ = {m:g}, the midpoint; at $x^\\st
 # steps spread the samples, but many still stop between the points.
 
 # %%
-few_cfg = mot.FewStepTwoDeltasConfig()  # try: replace(few_cfg, solver="dpmpp_2m")
+few_cfg = mot.few_step_two_deltas.Config()  # try: replace(few_cfg, solver="dpmpp_2m")
 if FAST:
     few_cfg = replace(few_cfg, n_noises=500)
-few_res = mot.run_few_step_two_deltas(few_cfg)
-mot.plot_few_step_two_deltas(few_res)
+few_res = mot.few_step_two_deltas.run(few_cfg)
+mot.few_step_two_deltas.plot(few_res)
 plt.show()
 
 if few_cfg.steps[0] == 1 and few_cfg.solver == "euler":
@@ -354,9 +354,9 @@ for n, near in zip(few_cfg.steps, few_res.frac_near):
 # all $N$ images, 0 when it is one image. One trajectory on the digits:
 
 # %%
-track_cfg = mot.ImageTrackConfig()  # try: replace(track_cfg, seed=3) -- another digit
-track_res = mot.run_image_denoiser_track(track_cfg)
-mot.plot_image_denoiser_track(track_res)
+track_cfg = mot.image_denoiser_track.Config()  # try: replace(track_cfg, seed=3) -- another digit
+track_res = mot.image_denoiser_track.run(track_cfg)
+mot.image_denoiser_track.plot(track_res)
 plt.show()
 
 H = track_res.entropy
@@ -422,9 +422,9 @@ say(teach_res.explain())
 # **drift** $|D(x(\sigma), \sigma) - x_{end}|$.
 
 # %%
-curved_cfg = mot.CurvedConfig(n_paths=10)  # try: replace(curved_cfg, mixture="ring")
-curved_res = mot.run_curved_trajectories(curved_cfg)
-mot.plot_curved_trajectories(curved_res)
+curved_cfg = mot.curved_trajectories.Config(n_paths=10)  # try: replace(curved_cfg, mixture="ring")
+curved_res = mot.curved_trajectories.run(curved_cfg)
+mot.curved_trajectories.plot(curved_res)
 plt.show()
 
 mix, gauss_case, point_case = curved_res.cases
@@ -463,13 +463,13 @@ say("The {name} paths leave their chord by a median {c:.3g}: small against the c
 # Gaussian) has a slope of order 1 there, and the same grid gives a poor but bounded result.
 
 # %%
-err_cfg = mot.ErrorVsStepsConfig()  # try: replace(err_cfg, mixture="ring")
+err_cfg = mot.error_vs_steps.Config()  # try: replace(err_cfg, mixture="ring")
 if FAST:
     small = replace(err_cfg.student, train=TrainConfig(steps=400, progress=False))
     err_cfg = replace(err_cfg, steps=(1, 2, 4, 8, 16, 32, 64), n_ref=100, n_noises=100,
                       student=small, student_steps=(1, 2, 4, 8))
-err_res = mot.run_error_vs_steps(err_cfg)
-mot.plot_error_vs_steps(err_res)
+err_res = mot.error_vs_steps.run(err_cfg)
+mot.error_vs_steps.plot(err_res)
 plt.show()
 
 ke, kh = err_cfg.solvers.index("euler"), err_cfg.solvers.index("heun")
@@ -499,11 +499,11 @@ say("With the exact $D$, one Heun step (NFE {n}) misses the ODE state by {e:.2g}
 # how far both outputs are from the data mean, and the outputs themselves.
 
 # %%
-sv_cfg = mot.StudentVsIdealConfig(student=err_cfg.student, n_plane=150)  # student of (c)
+sv_cfg = mot.student_vs_ideal.Config(student=err_cfg.student, n_plane=150)  # student of (c)
 if FAST:
     sv_cfg = replace(sv_cfg, n_eval=500, n_sigmas=12)
-sv_res = mot.run_student_vs_ideal(sv_cfg)
-mot.plot_student_vs_ideal(sv_res)
+sv_res = mot.student_vs_ideal.run(sv_cfg)
+mot.student_vs_ideal.plot(sv_res)
 plt.show()
 
 top = -1  # sigma = 80
@@ -526,7 +526,7 @@ say("Trained for {n} Adam steps, the student stays within a median {e:.3f} of $D
 # behave *better* than the optimum; it behaves like it: few steps land between the points.
 
 # %%
-student = mot.run_denoiser_student(sv_cfg.student).student
+student = mot.denoiser_student.run(sv_cfg.student).student
 ref_c = reference("clusters", 100 if FAST else 400)
 mean_c = dataset("clusters").weights @ dataset("clusters").points
 STUDENT_STEPS = (1, 2, 3, 5, 10, 30)
@@ -614,7 +614,7 @@ print("                       fitted orders on the clusters: "
 #    Then try `"ring"`: why is the fraction already 100% at one step there?
 # 2. **A 0.1 / 0.9 split.** Derive the position $x^\star$ on the line where the two-delta
 #    weights are 0.1 / 0.9, and check it with `IdealDenoiser(two_points()).posterior` (or
-#    `mot.run_two_delta_averaging(replace(two_cfg, weight=0.9, ...))`) for several $\sigma$.
+#    `mot.two_delta_averaging.run(replace(two_cfg, weight=0.9, ...))`) for several $\sigma$.
 #    What happens to $x^\star$ as $\sigma \to 0$?
 # 3. **When is the digit chosen?** For several noises (`replace(track_cfg, seed=...)`), find
 #    the $\sigma$ at which the posterior entropy first drops below $\ln 2$, and compare it with
@@ -661,7 +661,7 @@ pair = IdealDenoiser(two_points())  # x^1 = (-1, 0), x^2 = (+1, 0)
 for s in (2.0, 1.0, 0.5, 0.1, 0.01):
     x_star = s ** 2 * np.log(9) / 2
     weights = pair.posterior(np.array([[x_star, 0.0]]), s)[0]
-    r = mot.run_two_delta_averaging(replace(two_cfg, weight=0.9, sigma_star=s, sigmas=(s,)))
+    r = mot.two_delta_averaging.run(replace(two_cfg, weight=0.9, sigma_star=s, sigmas=(s,)))
     print(f"sigma = {s:5g}: x* = {x_star:.6f} (experiment: {r.x_star:.6f}), "
           f"weights {weights[0]:.4f} / {weights[1]:.4f}")
 check("exercise 2: at x* = sigma^2 ln(9)/2 the weights are 0.1 / 0.9; x* -> 0 as sigma -> 0",
@@ -677,7 +677,7 @@ say("As $\\sigma \\to 0$ the 0.1 / 0.9 point moves to the midpoint: the weights 
 # %% tags=["solution"] jupyter={"source_hidden": true}
 picked = []
 for seed in range(3 if FAST else 8):
-    r = mot.run_image_denoiser_track(replace(track_cfg, seed=seed, steps=32))
+    r = mot.image_denoiser_track.run(replace(track_cfg, seed=seed, steps=32))
     picked.append(r.sigmas[int(np.argmax(r.entropy < np.log(2)))])
 digit_pts = dataset("digits").points
 sqn = (digit_pts ** 2).sum(1)

@@ -44,13 +44,8 @@ import numpy as np
 
 from ideal_diffusion.distill.kd import collect_pairs, noisy_pairs, train_kd
 from ideal_diffusion.experiments import common
-from ideal_diffusion.experiments.kd import (
-    KDConfig,
-    plot_kd_inherits_error,
-    plot_kd_vs_average,
-    run_kd,
-    teacher_sample,
-)
+from ideal_diffusion.experiments import kd as kd_exp
+from ideal_diffusion.experiments.kd import teacher_sample
 from ideal_diffusion.figures import notebook_style
 from ideal_diffusion.figures.notebook import check, explore, say
 from ideal_diffusion.schedules import SIGMA_MAX, sampling_grid
@@ -64,7 +59,7 @@ notebook_style()
 
 # The experiment of this notebook. Edit any field: data ("clusters" or "ring": 2-D sets),
 # the two teachers (solver_many/steps_many, solver_few/steps_few), n_pairs, the MLP, train.
-KD = KDConfig()
+KD = kd_exp.Config()
 if FAST:
     KD = replace(KD, n_pairs=2048, n_test=200, train=KD.train.replace(steps=150))
 
@@ -209,7 +204,7 @@ say("Fed the same inputs, the two losses want different functions: the teacher m
 # %% [markdown]
 # ## 2.3 A trained student: predict $x_0$, not an averaged sample
 #
-# Now with networks. `run_kd(KD)` trains three one-step students on the **same** inputs
+# Now with networks. `kd_exp.run(KD)` trains three one-step students on the **same** inputs
 # $x_T = x_0 + 80\varepsilon$, with the same MLP, optimiser and seed; only the target
 # differs:
 #
@@ -224,8 +219,8 @@ say("Fed the same inputs, the two losses want different functions: the teacher m
 # of both to the data.
 
 # %%
-r = run_kd(KD)  # cached per Config: the same Config returns the same students
-fig = plot_kd_vs_average(r)
+r = kd_exp.run(KD)  # cached per Config: the same Config returns the same students
+fig = kd_exp.plot(r)
 plt.show()
 
 kd, x0 = r.measure["many"], r.measure["x0"]
@@ -257,13 +252,13 @@ say("The **KD student** lands a median **{kd_data:.3f}** from a data point, in t
 #
 # KD's optimum is the teacher's map $\hat x_0(x, \theta)$, *errors included*. The lecture's
 # summary (slide "Summary"): KD **"requires a lot of synthetic samples and inherits
-# discretization errors"**. The second student of `run_kd` was distilled from the few-step
+# discretization errors"**. The second student of `kd_exp.run` was distilled from the few-step
 # teacher. The figure shows the few-step teacher, its student and the student of the
 # many-step teacher, coloured by their distance to the exact state, and the errors of all
 # four maps.
 
 # %%
-fig = plot_kd_inherits_error(r)
+fig = kd_exp.plot_inherits_error(r)
 plt.show()
 
 t_few, s_few = r.measure_teacher["few"], r.measure["few"]
@@ -285,7 +280,7 @@ say("The {name} teacher (NFE {nfe}) is a median **{t_err:.3f}** from the exact s
 # ## 2.5 Play: which teacher do you distil?
 #
 # Pick the teacher's solver and number of steps; the cell collects $n_{pairs}$ pairs with it
-# (the same inputs $x_T$ as `run_kd`) and trains one KD student with `KD.train`. Left: the
+# (the same inputs $x_T$ as `kd_exp.run`) and trains one KD student with `KD.train`. Left: the
 # teacher's samples (hollow) and the student's outputs; right: the teacher's error, the
 # student's error, and the distance between them. With widgets the sliders retrain (a few
 # seconds per move); without them (or when built) the cell draws the defaults.
@@ -396,7 +391,7 @@ print(f"{longer.steps:>5} steps: student - teacher map {follow_long:.3f}, "
 # The many-step teacher map is within a hair of the exact state (its error is printed in
 # 2.3), so the student's distance to the exact state is almost all training error, and more
 # training removes part of it. With a poor teacher it would shrink towards the *teacher's*
-# error, not towards 0. (`distil` trains one student; `run_kd` with a
+# error, not towards 0. (`distil` trains one student; `kd_exp.run` with a
 # changed `train` would retrain all three.)
 #
 # **Solution 3** (click to expand)

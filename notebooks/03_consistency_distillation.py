@@ -55,22 +55,12 @@ from ideal_diffusion.distill.optima import (
 from ideal_diffusion.distill.sampling import default_taus, multistep_sample
 from ideal_diffusion.experiments import common
 from ideal_diffusion.experiments.cd import (
-    CDConfig,
-    CollapseConfig,
-    MultistepConfig,
-    Theorem1Config,
-    TrajectoryConfig,
+    collapse,
     heldout,
-    plot_cd_student_vs_optimum,
-    plot_collapse,
-    plot_multistep,
-    plot_theorem1,
-    plot_trajectories,
-    run_cd,
-    run_collapse,
-    run_multistep,
-    run_theorem1,
-    run_trajectories,
+    multistep,
+    student_vs_optimum,
+    theorem1,
+    trajectories,
 )
 from ideal_diffusion.figures import notebook_style
 from ideal_diffusion.figures.notebook import check, explore, say
@@ -88,7 +78,7 @@ def eval_levels(N: int) -> tuple:
 
 
 # The student of this notebook: edit any field (data, N, solver, param, hidden, train, ...).
-CD = CDConfig()  # MLP 64 x 3, EMA target mu = 0.9, Heun teacher on 18 levels
+CD = student_vs_optimum.Config()  # MLP 64 x 3, EMA target mu = 0.9, Heun teacher on 18 levels
 CD = replace(CD, eval_levels=eval_levels(CD.N))
 if FAST:
     CD = replace(CD, n_eval=200, n_test=200, train=CD.train.replace(steps=150))
@@ -112,9 +102,9 @@ print(f"student: {CD.param} parameterisation, MLP {CD.hidden} x {CD.depth}, {CD.
 # student of `CD` (cached: every later cell that needs it reuses it) and follows a few chains.
 
 # %%
-r = run_cd(CD)  # the student, its exact optimum, and their measurements
-traj = run_trajectories(TrajectoryConfig(cd=CD))
-fig = plot_trajectories(traj)
+r = student_vs_optimum.run(CD)  # the student, its exact optimum, and their measurements
+traj = trajectories.run(trajectories.Config(cd=CD))
+fig = trajectories.plot(traj)
 plt.show()
 
 end = traj.states[0]  # (n_traj, d): where each teacher chain ends, at t_1
@@ -227,9 +217,9 @@ near = lambda y: np.linalg.norm(data.points - y, axis=1).min()  # noqa: E731
 say("Where they differ most (a point at $t = {t:.3g}$ whose posterior is spread over the data: "
     "largest weight **{p1:.2f}**), the CT optimum is a blend **{ct:.3f}** from "
     "the nearest data point, while the CD optimum, one endpoint, is **{cd:.1e}** from one. "
-    "Over the held-out points of `run_cd`, the CT optimum is a median **{ct_med:.3f}** from "
-    "$f^*$ at its worst level and the diffusion optimum $D(x, t)$, the average itself, "
-    "**{avg:.3f}** at $t = 80$ (both drawn in 3.5).",
+    "Over the held-out points of `student_vs_optimum.run`, the CT optimum is a median "
+    "**{ct_med:.3f}** from $f^*$ at its worst level and the diffusion optimum $D(x, t)$, the "
+    "average itself, **{avg:.3f}** at $t = 80$ (both drawn in 3.5).",
     t=s_all[k], p1=pi.max(), ct=near(f_ct[k]), cd=near(f_cd[k]),
     ct_med=np.nanmax(r.err_ct), avg=r.err_average[-1])
 
@@ -261,10 +251,10 @@ fresh = make_student(data.d, "consistency", sigma_min=grid[0], rng=123)
 check("f(x, t_1) = x bit for bit, for a random and for the trained student",
       np.array_equal(fresh(x_all, s1), x_all) and np.array_equal(res(x_all, s1), x_all))
 
-COLLAPSE = CollapseConfig(cd=replace(CD, hidden=128),
-                          train=CollapseConfig().train.replace(steps=100 if FAST else 200))
-c = run_collapse(COLLAPSE)
-fig = plot_collapse(c)
+COLLAPSE = collapse.Config(cd=replace(CD, hidden=128),
+                           train=collapse.Config().train.replace(steps=100 if FAST else 200))
+c = collapse.run(COLLAPSE)
+fig = collapse.plot(c)
 plt.show()
 first, last = c.loss["plain"][:20].mean(), c.loss["plain"][-20:].mean()
 check("the plain student's loss falls", last < 0.1 * first, first=first, last=last)
@@ -285,7 +275,7 @@ say("After {steps} steps the plain run's outputs spread over **{p:.2f}** of the 
 # the average would learn) and the CT optimum (the mixture of 3.3). Right: its training loss.
 
 # %%
-fig = plot_cd_student_vs_optimum(r)
+fig = student_vs_optimum.plot(r)
 plt.show()
 hi = r.level_sigma > 1
 check("above t = 1 the student is closer to f* than the average D(x, t) is",
@@ -311,11 +301,11 @@ say("One step from $t_N = 80$: the student's sample is a median **{s_err:.3f}** 
 def cd_student(N=CD.N, ema=CD.train.ema, boundary="on"):
     cfg = replace(CD, N=N, eval_levels=eval_levels(N), train=CD.train.replace(ema=ema),
                   param=CD.param if boundary == "on" else "plain")
-    run = run_cd(cfg)
+    run = student_vs_optimum.run(cfg)
     print(f"N = {N}, mu = {ema}, boundary {boundary}: one-step sample {run.measure.err_median:.3f}"
           f" from the exact state (oracle {run.measure_oracle.err_median:.3g}), "
           f"{run.teacher_evals:,} teacher evaluations")
-    return plot_cd_student_vs_optimum(run)
+    return student_vs_optimum.plot(run)
 
 
 fig = explore(cd_student, N=(slice(6, 40, 2), CD.N), ema=((0.0, 0.5, 0.9, 0.99), CD.train.ema),
@@ -334,8 +324,8 @@ fig = explore(cd_student, N=(slice(6, 40, 2), CD.N), ema=((0.0, 0.5, 0.9, 0.99),
 # and to the nearest data point (quality); right, agreement with the ODE map.
 
 # %%
-ms = run_multistep(MultistepConfig(cd=CD))
-fig = plot_multistep(ms)
+ms = multistep.run(multistep.Config(cd=CD))
+fig = multistep.plot(ms)
 plt.show()
 k4 = min(4, ms.steps[-1]) - 1  # index of the 4-step sampler
 check("one step of the oracle is the ODE map; re-noising departs from it",
@@ -361,8 +351,8 @@ say("With NFE 1 the student's samples are **{d1:.3f}** from the nearest data poi
 # $N$; the grid spacing is $\propto 1/(N-1)$).
 
 # %%
-th = run_theorem1(Theorem1Config(data=CD.data))
-fig = plot_theorem1(th)
+th = theorem1.run(theorem1.Config(data=CD.data))
+fig = theorem1.plot(th)
 plt.show()
 check("an Euler teacher gives order about 1, a Heun teacher about 2",
       0.7 < th.order["euler"] < 1.4 and 1.5 < th.order["heun"] < 2.8,

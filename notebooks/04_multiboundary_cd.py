@@ -33,7 +33,6 @@
 # differ; the `check` lines hold in both modes.
 
 # %%
-import importlib
 import os
 from dataclasses import replace
 
@@ -49,8 +48,8 @@ from ideal_diffusion.distill.optima import (
     teacher_step,
 )
 from ideal_diffusion.distill.sampling import kjump_sample
-from ideal_diffusion.experiments import cd as cd_exp
 from ideal_diffusion.experiments import common, images, mbcd, students, summary
+from ideal_diffusion.experiments.cd import student_vs_optimum
 from ideal_diffusion.figures import notebook_style
 from ideal_diffusion.figures.notebook import check, explore, say
 
@@ -63,7 +62,7 @@ notebook_style()  # the slide style of figures/, at 80 dpi inline
 
 # The students of this notebook: those of the summary table (MLP 128 x 3, 1600 steps), with
 # K = 1 (plain CD), 2 and 4 boundaries. Edit it, e.g. replace(MB, Ks=(1, 2, 3, 6)).
-MB = replace(mbcd.SUMMARY_MBCD, Ks=(1, 2, 4))
+MB = replace(mbcd.SUMMARY, Ks=(1, 2, 4))
 if FAST:
     MB = replace(MB, cd=replace(MB.cd, hidden=64, train=MB.cd.train.replace(steps=150)))
 
@@ -145,7 +144,7 @@ check("oracle jump 1 is the teacher's chain down to t_n, bit for bit",
 check("oracle jumps 1 + 2 are the full chain t_N -> t_1, bit for bit",
       np.array_equal(x_0, full), max_diff=float(np.abs(x_0 - full).max()))
 
-run2 = cd_exp.run_cd(MB.student_config(2))  # the trained 2-boundary student (cached)
+run2 = student_vs_optimum.run(MB.student_config(2))  # the trained 2-boundary student (cached)
 f2 = run2.student
 s_n = f2(x_N, at(t_N))
 s_0 = f2(s_n, at(t_n))
@@ -190,7 +189,7 @@ say("**Reading the numbers.** The oracle reproduces the teacher's chain exactly;
 # %% [markdown]
 # ## 4.3 K = 1, 2, 4: students against their exact per-segment optima
 #
-# `mbcd.run_mbcd(MB)` trains one student per $K$ with the same loss and budget ($K = 1$ is the
+# `mbcd.run(MB)` trains one student per $K$ with the same loss and budget ($K = 1$ is the
 # CD student of notebook 03's summary row; $K > 1$ use the `jump_edm` parameterisation: a DDIM
 # step to $b_k$ through an EDM-preconditioned denoiser, so the network's output has data scale
 # in every segment). For each $K$ it measures the $K$-jump samples against the oracle's and the
@@ -198,7 +197,7 @@ say("**Reading the numbers.** The oracle reproduces the teacher's chain exactly;
 # error of the final sample when **only jump $k$ is the student's** (the other jumps exact).
 
 # %%
-res = mbcd.run_mbcd(MB)
+res = mbcd.run(MB)
 print(f"{'K':>2} {'NFE':>4} {'teacher evals':>14} {'student-exact':>14} {'oracle-exact':>13} "
       f"{'student-oracle':>15} {'same basin':>11}")
 for j, K in enumerate(res.Ks):
@@ -210,7 +209,7 @@ for j, K in enumerate(res.Ks):
     tops = np.append(b[1:], grid[-1])
     print(f"K = {K}: " + ", ".join(f"{hi_:.3g}->{lo_:.3g}: {e:.4f}"
                                    for lo_, hi_, e in zip(b, tops, res.jump_error[j])))
-mbcd.plot_mbcd_vs_K(res)
+mbcd.plot(res)
 plt.show()
 check("the exact optimum's K-jump sample does not depend on K (it is the full chain)",
       np.ptp(res.err_oracle) == 0, oracle_err=float(res.err_oracle[0]))
@@ -439,33 +438,8 @@ if img is not None:
 def rows_of_this_notebook():
     """Summary rows from what the notebook computed: plain teachers and the MB students."""
     rows = summary.teacher_rows(DATA, n=MB.cd.n_test, seed=MB.cd.test_seed)
-    for j, K in enumerate(res.Ks):
-        rows.append(common.SummaryRow(
-            DATA, "CD (1 step)" if K == 1 else f"MBCD (K={K})", int(K), int(res.teacher_evals[j]),
-            float(res.err[j]), float(res.err_oracle[j]), float(res.err_to_oracle[j]),
-            float(res.same_basin[j]), "this notebook's students"))
+    rows += mbcd.summary_rows(res)  # K = 1 is the CD row
     return summary.SummaryResult(summary.Config(datasets=(DATA,)), tuple(rows))
-
-
-def full_summary(cfg):
-    """summary.run(cfg); if a contributing experiment module is missing, the other rows."""
-    try:
-        return summary.run(cfg)
-    except ModuleNotFoundError as e:
-        print(f"note: {e}; its rows are left out")
-        rows = []
-        for data in cfg.datasets:
-            rows += summary.teacher_rows(data, cfg.nfes, cfg.teacher_steps, cfg.n, cfg.seed)
-            if data == "digits":
-                rows += summary._digits_rows(cfg.n, cfg.seed)
-                continue
-            for name in summary.ROW_MODULES:
-                try:
-                    mod = importlib.import_module(f"ideal_diffusion.experiments.{name}")
-                except ModuleNotFoundError:
-                    continue
-                rows += list(mod.summary_rows(data))
-        return summary.SummaryResult(cfg, tuple(rows))
 
 
 if FAST:
@@ -477,7 +451,7 @@ else:
     digit_specs = [s for s in students.CHECKPOINTED if s.data == "digits"]
     SUM = summary.Config(datasets=("clusters", "digits") if digits_available(digit_specs)
                          else ("clusters",))
-    summ = full_summary(SUM)
+    summ = summary.run(SUM)
 
 
 def fmt(v, spec=".3g"):

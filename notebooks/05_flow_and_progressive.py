@@ -237,16 +237,18 @@ if pres.cd_err_optimum is not None:
 # %%
 def collect_rows(fast=FAST):
     """Summary rows of the five methods (KD/CD/MBCD only outside FAST) on DATA."""
-    from ideal_diffusion.experiments import cd as cd_exp
     from ideal_diffusion.experiments import kd as kd_exp
     from ideal_diffusion.experiments import mbcd as mbcd_exp
+    from ideal_diffusion.experiments.cd import student_vs_optimum as cd_exp
 
-    rows = []
-    if not fast:
-        for mod in (kd_exp, cd_exp, mbcd_exp):
-            rows += mod.summary_rows(DATA)
+    mods = [] if fast else [kd_exp, cd_exp, mbcd_exp]
     if FLOW == flow_exp.Config() and PD == pd_exp.Config():
-        rows += pd_exp.summary_rows(DATA) + flow_exp.summary_rows(DATA)
+        mods += [pd_exp, flow_exp]
+    rows = []
+    for mod in mods:  # each module's summary rows of its summary Config on DATA
+        cfg = mod.summary_config(DATA)
+        if cfg is not None:
+            rows += mod.summary_rows(mod.run(cfg))
     return rows
 
 

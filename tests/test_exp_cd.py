@@ -1,4 +1,4 @@
-"""The CD / MBCD experiments (experiments/cd.py, experiments/mbcd.py), on small Configs."""
+"""The CD / MBCD experiments (experiments/cd/, experiments/mbcd.py), on small Configs."""
 from dataclasses import replace
 
 import numpy as np
@@ -7,20 +7,21 @@ import pytest
 from ideal_diffusion.distill.cd import train_cd
 from ideal_diffusion.distill.mbcd import train_mbcd
 from ideal_diffusion.distill.optima import distill_grid, teacher_chain
-from ideal_diffusion.experiments import cd as E
 from ideal_diffusion.experiments import common
 from ideal_diffusion.experiments import mbcd as M
 from ideal_diffusion.experiments._cache import clear_caches
+from ideal_diffusion.experiments.cd import collapse, theorem1
+from ideal_diffusion.experiments.cd import student_vs_optimum as E
 from ideal_diffusion.nn import TrainConfig
 from ideal_diffusion.schedules import sampling_grid
 
-SMALL = E.CDConfig(N=12, hidden=64, depth=2, n_eval=100, n_test=100,
-                   eval_levels=(2, 5, 8, 11),
-                   train=TrainConfig(steps=600, batch=64, lr=3e-3, warmup=50, ema=0.9))
+SMALL = E.Config(N=12, hidden=64, depth=2, n_eval=100, n_test=100,
+                 eval_levels=(2, 5, 8, 11),
+                 train=TrainConfig(steps=600, batch=64, lr=3e-3, warmup=50, ema=0.9))
 
 
 def test_cd_optimum_one_jump_is_the_teacher_chain():
-    r = E.run_cd(SMALL)
+    r = E.run(SMALL)
     ref = common.reference(SMALL.data, SMALL.n_test, SMALL.test_seed)
     g = distill_grid(SMALL.N)
     want = teacher_chain(common.ideal_denoiser(SMALL.data), ref.x_T, g[-1], g[0], g,
@@ -32,7 +33,7 @@ def test_cd_optimum_one_jump_is_the_teacher_chain():
 
 
 def test_student_is_nearer_its_optimum_than_the_average_is():
-    r = E.run_cd(SMALL)
+    r = E.run(SMALL)
     hi = r.level_sigma >= 1
     assert np.all(r.err_student[hi] < 0.8 * r.err_average[hi]), (r.err_student, r.err_average)
     assert r.err_to_oracle < 0.6 and r.measure.err_median < 0.7
@@ -40,7 +41,7 @@ def test_student_is_nearer_its_optimum_than_the_average_is():
 
 @pytest.mark.slow
 def test_default_student_is_within_a_bound_of_its_optimum():
-    r = E.run_cd(E.CDConfig())
+    r = E.run(E.Config())
     hi = r.level_sigma >= 1
     assert np.all(r.err_student < 0.3), r.err_student
     assert np.all(r.err_student[hi] < r.err_average[hi] / 3), (r.err_student, r.err_average)
@@ -49,11 +50,11 @@ def test_default_student_is_within_a_bound_of_its_optimum():
 
 
 def test_changed_field_is_a_different_run_and_runs_are_deterministic():
-    a = E.run_cd(SMALL)
-    b = E.run_cd(replace(SMALL, train=SMALL.train.replace(seed=1)))
+    a = E.run(SMALL)
+    b = E.run(replace(SMALL, train=SMALL.train.replace(seed=1)))
     assert not np.array_equal(a.sample, b.sample)
     clear_caches()
-    c = E.run_cd(SMALL)
+    c = E.run(SMALL)
     assert c is not a
     np.testing.assert_array_equal(a.sample, c.sample)
     np.testing.assert_array_equal(a.err_student, c.err_student)
@@ -71,9 +72,9 @@ def test_mbcd_with_one_boundary_is_cd():
 
 
 def test_mbcd_run_shares_the_cd_student_and_jumps_are_exact_for_the_oracle():
-    cfg = M.MBCDConfig(cd=SMALL, Ks=(1, 2))
-    r = M.run_mbcd(cfg)
-    assert r.runs[0] is E.run_cd(SMALL)
+    cfg = M.Config(cd=SMALL, Ks=(1, 2))
+    r = M.run(cfg)
+    assert r.runs[0] is E.run(SMALL)
     assert [b.size for b in r.boundaries] == [1, 2]
     # the exact per-segment optimum's K-jump sample is the full teacher chain for every K
     np.testing.assert_allclose(r.runs[1].sample_oracle, r.runs[0].sample_oracle, atol=1e-12)
@@ -83,7 +84,7 @@ def test_mbcd_run_shares_the_cd_student_and_jumps_are_exact_for_the_oracle():
 
 
 def test_theorem1_orders_match_the_solvers():
-    r = E.run_theorem1(E.Theorem1Config(Ns=(16, 32, 64, 128), n=50))
+    r = theorem1.run(theorem1.Config(Ns=(16, 32, 64, 128), n=50))
     assert 0.7 < r.order["euler"] < 1.4, r.order
     assert 1.6 < r.order["heun"] < 2.6, r.order
     assert np.all(np.diff(r.err["heun"]) < 0)
@@ -91,7 +92,7 @@ def test_theorem1_orders_match_the_solvers():
 
 @pytest.mark.slow
 def test_collapse_plain_outputs_shrink_while_the_boundary_run_keeps_the_spread():
-    r = E.run_collapse(E.CollapseConfig())
+    r = collapse.run(collapse.Config())
     assert r.ratio("plain") < 0.6 and r.ratio("bc") > 0.85, (r.ratio("plain"), r.ratio("bc"))
     tp = r.trace["plain"]
     assert tp.min() < 0.7 * tp[0], tp
@@ -103,7 +104,7 @@ def test_collapse_plain_outputs_shrink_while_the_boundary_run_keeps_the_spread()
 def test_summary_students_beat_the_plain_teachers():
     from ideal_diffusion.experiments import kd
 
-    rows = kd.summary_rows() + E.summary_rows() + M.summary_rows()
+    rows = [row for mod in (kd, E, M) for row in mod.summary_rows(mod.run(mod.summary_config()))]
     ref = common.reference("clusters")
     den = common.ideal_denoiser("clusters")
     from ideal_diffusion.solvers import sample

@@ -67,18 +67,18 @@ def test_pd_round_k_optimum_is_the_teachers_sampler(k):
 @pytest.mark.slow
 def test_default_flow_run_facts():
     r = flow.run()
-    assert r.fm_ve_rel_max <= 1e-8 and r.basin_agree == r.cfg.n_ref
+    assert r.fm_ve_rel_max <= 1e-8 and r.basin_agree == r.config.n_ref
     assert r.chord_2 <= 1e-12 < r.chord_student < r.chord_1
-    n = r.cfg.n_edge
+    n = r.config.n_edge
     assert np.all(r.edge_chord[:n] <= 1e-12) and np.all(r.edge_chord[n:] >= 1e-2)
     # the reflow student: within 0.4 of its optimum (Euler on v2) at 1 step, 0.25 at 2 and 4
     assert r.err_student_to_v2[0] <= 0.4 and np.all(r.err_student_to_v2[1:] <= 0.25)
     assert r.teacher_evals_pairs > 0
-    rows = flow.summary_rows()
+    rows = flow.summary_rows(r)
     assert {row.nfe for row in rows} == {1, 2, 4}
     assert all(("reflow" in row.method) or ("Euler on the exact 2-rectified velocity" in
                                             row.method) for row in rows)
-    assert all(f"first {r.cfg.n_eval}" in row.notes for row in rows)
+    assert all(f"first {r.config.n_eval}" in row.notes for row in rows)
 
 
 @pytest.mark.slow
@@ -89,7 +89,7 @@ def test_default_progressive_run_facts():
     assert np.all(r.err_optimum <= 0.12)
     assert r.teacher_err_exact < r.err_exact.min()
     assert r.cd_teacher_evals == r.teacher_evals
-    rows = progressive.summary_rows()
+    rows = progressive.summary_rows(r)
     assert {row.nfe for row in rows} == {1, 2, 4}
     assert all("progressive" in row.method and row.err_optimum_median == r.teacher_err_exact
                for row in rows)

@@ -7,16 +7,22 @@ import pytest
 from ideal_diffusion.distill.optima import teacher_map
 from ideal_diffusion.experiments import common
 from ideal_diffusion.experiments._cache import clear_caches
-from ideal_diffusion.experiments.kd import KDConfig, run_kd, teacher_sample
+from ideal_diffusion.experiments.kd import (
+    Config,
+    run,
+    summary_config,
+    summary_rows,
+    teacher_sample,
+)
 from ideal_diffusion.nn import TrainConfig
 from ideal_diffusion.schedules import SIGMA_MAX, sampling_grid
 
-SMALL = KDConfig(n_pairs=2048, hidden=32, depth=2, steps_many=20, n_test=200,
+SMALL = Config(n_pairs=2048, hidden=32, depth=2, steps_many=20, n_test=200,
                  train=TrainConfig(steps=400, batch=128, lr=5e-3, warmup=50))
 
 
 def test_kd_optimum_is_the_teacher_map_at_sigma_min():
-    r = run_kd(SMALL)
+    r = run(SMALL)
     den = common.ideal_denoiser(SMALL.data)
     for key, solver, steps in (("many", SMALL.solver_many, SMALL.steps_many),
                                ("few", SMALL.solver_few, SMALL.steps_few)):
@@ -31,7 +37,7 @@ def test_kd_optimum_is_the_teacher_map_at_sigma_min():
 
 
 def test_students_approach_their_optima_and_kd_is_not_the_average():
-    r = run_kd(SMALL)
+    r = run(SMALL)
     spread = float(np.median(np.linalg.norm(r.x_exact - r.x_exact.mean(0), axis=1)))
     # each student is far nearer its own optimum than the data's spread
     for k in ("many", "few", "x0"):
@@ -44,13 +50,13 @@ def test_students_approach_their_optima_and_kd_is_not_the_average():
 
 
 def test_a_changed_field_is_a_different_run_and_a_run_is_deterministic():
-    a = run_kd(SMALL)
-    b = run_kd(replace(SMALL, pair_seed=1))
+    a = run(SMALL)
+    b = run(replace(SMALL, pair_seed=1))
     assert a is not b
     assert not np.array_equal(a.outputs["many"], b.outputs["many"])
-    assert run_kd(SMALL) is a
+    assert run(SMALL) is a
     clear_caches()
-    c = run_kd(SMALL)
+    c = run(SMALL)
     assert c is not a
     for k in ("many", "few", "x0"):
         np.testing.assert_array_equal(a.outputs[k], c.outputs[k])
@@ -59,16 +65,14 @@ def test_a_changed_field_is_a_different_run_and_a_run_is_deterministic():
 
 
 def test_config_is_hashable_and_refuses_lists():
-    hash(KDConfig())
+    hash(Config())
     with pytest.raises(TypeError):
-        run_kd(replace(SMALL, n_pairs=[1]))
+        run(replace(SMALL, n_pairs=[1]))
 
 
 @pytest.mark.slow
 def test_summary_row_beats_the_plain_teachers_at_nfe_1():
-    from ideal_diffusion.experiments.kd import summary_rows
-
-    row = summary_rows("clusters")[0]
+    row = summary_rows(run(summary_config("clusters")))[0]
     assert row.nfe == 1
     ref = common.reference("clusters")
     for solver in ("euler", "dpmpp_2m"):

@@ -100,31 +100,32 @@ def test_film_starts_averaged_and_ends_on_the_data():
 
 
 def test_persisted_students_load_bit_identical_and_never_stale(tmp_path, monkeypatch):
-    from ideal_diffusion.experiments import cd, kd
+    from ideal_diffusion.experiments import kd
+    from ideal_diffusion.experiments.cd import student_vs_optimum as cd
 
     monkeypatch.setattr(students, "AUTO_DIR", tmp_path)
     monkeypatch.setenv(students.SAVE_ENV, "1")
-    cfg = cd.CDConfig(N=8, hidden=16, depth=1, n_eval=20, n_test=30,
-                      train=TrainConfig(steps=15, batch=32, ema=0.5))
-    fresh = cd.run_cd(cfg)
+    cfg = cd.Config(N=8, hidden=16, depth=1, n_eval=20, n_test=30,
+                    train=TrainConfig(steps=15, batch=32, ema=0.5))
+    fresh = cd.run(cfg)
     assert len(list(tmp_path.glob("cd-*.npz"))) == 1
     clear_caches()
     monkeypatch.delenv(students.SAVE_ENV)
-    loaded = cd.run_cd(cfg)  # from the checkpoint now
+    loaded = cd.run(cfg)  # from the checkpoint now
     assert loaded.student is not fresh.student
     np.testing.assert_array_equal(loaded.sample, fresh.sample)
     assert loaded.teacher_evals == fresh.teacher_evals
     np.testing.assert_array_equal(loaded.student.history, fresh.student.history)
     # a changed knob is another student: trained, not loaded (and not saved without the flag)
-    other = cd.run_cd(replace(cfg, train=replace(cfg.train, seed=3)))
+    other = cd.run(replace(cfg, train=replace(cfg.train, seed=3)))
     assert not np.array_equal(other.sample, fresh.sample)
     assert len(list(tmp_path.glob("cd-*.npz"))) == 1
-    kcfg = kd.KDConfig(n_pairs=256, hidden=8, depth=1, n_test=30, steps_many=4,
-                       train=TrainConfig(steps=10, batch=32))
+    kcfg = kd.Config(n_pairs=256, hidden=8, depth=1, n_test=30, steps_many=4,
+                     train=TrainConfig(steps=10, batch=32))
     monkeypatch.setenv(students.SAVE_ENV, "1")
-    k1 = kd.run_kd(kcfg)
+    k1 = kd.run(kcfg)
     clear_caches()
-    k2 = kd.run_kd(kcfg)
+    k2 = kd.run(kcfg)
     for name in k1.outputs:
         np.testing.assert_array_equal(k1.outputs[name], k2.outputs[name])
 

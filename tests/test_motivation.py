@@ -25,7 +25,7 @@ SMIN, SMAX = SIGMA_MIN, SIGMA_MAX
 def test_one_euler_step_returns_the_denoised_mean():
     # x_1 = x_T + (s_min - 80)(x_T - D)/80 = D(x_T, 80) + (s_min/80)(x_T - D), and for two
     # points at +-1, D(x, 80) = tanh(x/80^2): the mean 0 up to |x_T|/80^2 = O(scale^2/80)
-    res = m.run_few_step_two_deltas(m.FewStepTwoDeltasConfig(steps=(1, 2), n_noises=300))
+    res = m.few_step_two_deltas.run(m.few_step_two_deltas.Config(steps=(1, 2), n_noises=300))
     den = IdealDenoiser(two_points(d=1))
     x_T = res.x_T[:, None]
     D = den(x_T, SMAX)[:, 0]
@@ -40,7 +40,7 @@ def test_one_euler_step_returns_the_denoised_mean():
 
 
 def test_two_delta_averaging_numbers():
-    r = m.run_two_delta_averaging(m.TwoDeltaConfig(n_grid=11))
+    r = m.two_delta_averaging.run(m.two_delta_averaging.Config(n_grid=11))
     assert r.d_mid == 0.0
     np.testing.assert_allclose(r.w_star, [0.3, 0.7], atol=1e-12)
     np.testing.assert_allclose(r.d_star, 0.3 * -1 + 0.7 * 1, atol=1e-12)
@@ -67,17 +67,18 @@ def test_single_gaussian_matches_its_closed_form():
     x_T = common.noise(2, 16, 4)
     for sigma in (20.0, 1.0, 0.3, SMIN):
         x = solve_ode(den, x_T, SMAX, sigma, rtol=1e-11, atol=1e-11)
-        np.testing.assert_allclose(x, m.gaussian_path(x_T, sigma, mu, s), rtol=0, atol=1e-7)
+        np.testing.assert_allclose(x, m.error_vs_steps.gaussian_path(x_T, sigma, mu, s),
+                                   rtol=0, atol=1e-7)
     # straight: every state is on the ray from mu through x_T
-    x = m.gaussian_path(x_T, 1.0, mu, s)
+    x = m.error_vs_steps.gaussian_path(x_T, 1.0, mu, s)
     cross = (x - mu)[:, 0] * (x_T - mu)[:, 1] - (x - mu)[:, 1] * (x_T - mu)[:, 0]
     assert np.abs(cross).max() < 1e-9 * np.abs(x_T).max()
 
 
 def test_few_step_digits_are_far_from_the_training_images():
-    cfg = m.StepsComparisonConfig(steps=(3, 30), shown_steps=(3, 30), solvers=("euler",),
+    cfg = m.steps_comparison.Config(steps=(3, 30), shown_steps=(3, 30), solvers=("euler",),
                                   image_solvers=("euler",), n_noises=8, n_shown=2)
-    r = m.run_steps_comparison(cfg)
+    r = m.steps_comparison.run(cfg)
     d3, d30 = r.dist_median[0]
     assert r.nfe.tolist() == [[3, 30]]
     # 30 steps: a training image plus the noise left at sigma_min (sigma_min sqrt(64) = 0.016)
@@ -87,7 +88,7 @@ def test_few_step_digits_are_far_from_the_training_images():
 
 
 def test_posterior_entropy_falls_along_the_digit_trajectory():
-    r = m.run_image_denoiser_track(m.ImageTrackConfig(steps=16))
+    r = m.image_denoiser_track.run(m.image_denoiser_track.Config(steps=16))
     assert r.sigmas[0] == SMAX and r.sigmas[-1] == SMIN and r.nfe == 32
     assert r.entropy[0] > np.log(r.n_points) - 0.05  # sigma = 80: the average of all images
     assert r.entropy[-1] < 1e-3  # sigma_min: one image
@@ -96,12 +97,12 @@ def test_posterior_entropy_falls_along_the_digit_trajectory():
 
 
 def _tiny_student():
-    return m.DenoiserStudentConfig(train=TrainConfig(steps=150, batch=64, progress=False))
+    return m.denoiser_student.Config(train=TrainConfig(steps=150, batch=64, progress=False))
 
 
 def test_few_step_heun_blows_up_with_the_exact_D_not_with_a_smooth_student():
     mix = common.ideal_denoiser("clusters")
-    student = m.run_denoiser_student(_tiny_student()).student
+    student = m.denoiser_student.run(_tiny_student()).student
     x_T = common.noise(2, 64, 5)
     grid = sampling_grid(1)
     assert nfe("heun", grid) == 2
@@ -111,38 +112,39 @@ def test_few_step_heun_blows_up_with_the_exact_D_not_with_a_smooth_student():
     assert np.isfinite(smooth) and smooth < scale  # poor (about |x_T|/2) but bounded
     assert exact_D > 50 * scale  # ~10^4: the corrector divides a distance by 0.002
     # the corrector slope at sigma_min: distance/0.002 with the exact D, O(1) with D_theta
-    assert m._last_corrector_slope(mix, x_T, grid) > 100
-    assert m._last_corrector_slope(student, x_T, grid) < 10
+    assert m.error_vs_steps._last_corrector_slope(mix, x_T, grid) > 100
+    assert m.error_vs_steps._last_corrector_slope(student, x_T, grid) < 10
 
 
 def test_configs_are_frozen_hashable_and_runs_cached():
-    cfg = m.TwoDeltaConfig(n_grid=11)
+    cfg = m.two_delta_averaging.Config(n_grid=11)
     hash(cfg)
     with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.n_grid = 12
-    assert m.run_two_delta_averaging(cfg) is m.run_two_delta_averaging(m.TwoDeltaConfig(n_grid=11))
-    hash(m.ErrorVsStepsConfig())  # nested configs (student, TrainConfig) are hashable too
+    two = m.two_delta_averaging
+    assert two.run(cfg) is two.run(two.Config(n_grid=11))
+    hash(m.error_vs_steps.Config())  # nested configs (student, TrainConfig) are hashable too
     with pytest.raises(ValueError):
-        m.StepsComparisonConfig(shown_steps=(4,), steps=(3, 30))
+        m.steps_comparison.Config(shown_steps=(4,), steps=(3, 30))
 
 
 def test_plots_return_figures_and_draw_on_given_axes():
     import matplotlib.pyplot as plt
 
-    r = m.run_two_delta_averaging(m.TwoDeltaConfig(n_grid=11))
-    fig = m.plot_two_delta_averaging(r)
+    r = m.two_delta_averaging.run(m.two_delta_averaging.Config(n_grid=11))
+    fig = m.two_delta_averaging.plot(r)
     assert isinstance(fig, matplotlib.figure.Figure)
     plt.close(fig)
     fig, axes = plt.subplots(1, 2)
-    assert m.plot_two_delta_averaging(r, ax=axes) is fig
+    assert m.two_delta_averaging.plot(r, ax=axes) is fig
     with pytest.raises(ValueError):
-        m.plot_two_delta_averaging(r, ax=axes[0])
+        m.two_delta_averaging.plot(r, ax=axes[0])
     plt.close(fig)
 
 
 @pytest.mark.slow
 def test_error_vs_steps_default_run():
-    r = m.run_error_vs_steps()
+    r = m.error_vs_steps.run()
     e = r.config.solvers.index("euler")
     assert r.point_err_max[e].max() < 1e-12  # single point: Euler exact to rounding
     assert r.gauss_order[e] == pytest.approx(1.0, abs=0.15)  # straight, varying speed

@@ -3,7 +3,7 @@ sigma = 80 down to sigma_min, on the 2-D clusters and on the real digits (Motiva
 "images become less and less averaged").
 
 :func:`run` integrates the PF-ODE with the ideal denoiser (Heun, ``steps`` steps on the
-descending sampler grid 80 -> 0.002) and keeps every state and every D; :func:`animate` draws
+descending sampler grid 80 -> 0.002) and keeps every state and every D; :func:`plot` draws
 one frame per step: top, the 2-D samples (dots) and their D (crosses) over the data; bottom,
 the first digits' states and their D. Early frames show D as the data mean (an average), late
 frames as one training point: the averaging the lecture is about, and its end.
@@ -17,11 +17,12 @@ import numpy as np
 from matplotlib import animation
 
 from ..schedules import sampling_grid
-from ..solvers import sample_steps
+from ..solvers import SOLVERS, sample_steps
+from . import _checks as check
 from ._cache import cached
 from .common import dataset, ideal_denoiser, noise
 
-__all__ = ["Config", "FilmResult", "Track", "animate", "run"]
+__all__ = ["Config", "Result", "Track", "plot", "run"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,13 @@ class Config:
     n_points: int = 300
     n_digits: int = 4
     seed: int = 7
+
+    def __post_init__(self):
+        check.integer(self, "steps", 1)
+        check.choice(self, "solver", SOLVERS)
+        check.integer(self, "n_points", 1)
+        check.integer(self, "n_digits", 1)
+        check.integer(self, "seed", 0)
 
 
 @dataclass(frozen=True, eq=False)
@@ -46,7 +54,9 @@ class Track:
 
 
 @dataclass(frozen=True, eq=False)
-class FilmResult:
+class Result:
+    """The two films of :func:`run` and the config that made them."""
+
     config: Config
     points: Track
     digits: Track
@@ -61,17 +71,18 @@ def _track(name, n, steps, solver, seed) -> Track:
         states.append(x_next)
         denoised.append(D)
     denoised.append(den(states[-1], float(s[-1])))
-    return Track(name, s, np.stack(states), np.stack(denoised))
+    return Track(data=name, sigmas=s, states=np.stack(states), denoised=np.stack(denoised))
 
 
 @cached
-def run(cfg: Config = Config()) -> FilmResult:
+def run(cfg: Config = Config()) -> Result:
     """Integrate both films (cached on ``cfg``)."""
-    return FilmResult(cfg, _track("clusters", cfg.n_points, cfg.steps, cfg.solver, cfg.seed),
-                      _track("digits", cfg.n_digits, cfg.steps, cfg.solver, cfg.seed + 1))
+    return Result(config=cfg,
+                  points=_track("clusters", cfg.n_points, cfg.steps, cfg.solver, cfg.seed),
+                  digits=_track("digits", cfg.n_digits, cfg.steps, cfg.solver, cfg.seed + 1))
 
 
-def animate(result: FilmResult, interval: int = 250) -> animation.FuncAnimation:
+def plot(result: Result, interval: int = 250) -> animation.FuncAnimation:
     """One frame per sampler step; returns a FuncAnimation (``.to_jshtml()`` in a notebook,
     ``.save(path, writer=PillowWriter(fps=4))`` for a GIF)."""
     p, g = result.points, result.digits

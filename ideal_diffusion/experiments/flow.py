@@ -47,10 +47,11 @@ from ..geometry import chord_deviation, first_step_angle
 from ..nn import TrainConfig
 from ..schedules import SIGMA_MAX, sampling_grid
 from ..solvers import sample
+from . import _checks as check
 from ._cache import cached
 from .common import SummaryRow, dataset, ideal_denoiser, measure, reference
 
-__all__ = ["Config", "Result", "run", "plot", "plot_edge", "summary_rows"]
+__all__ = ["Config", "Result", "run", "plot", "plot_edge", "summary_config", "summary_rows"]
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,24 @@ class Config:
     edge_delta: float = 1e-4
     edge_steps: int = 6
 
+    def __post_init__(self):
+        check.dataset(self, "data")
+        check.integer(self, "n_ref", 2)
+        check.integer(self, "ref_seed", 0)
+        check.integer(self, "n_eval", 1, self.n_ref)
+        check.integers(self, "steps", 1)
+        check.integers(self, "v2_steps", 1)
+        check.integer(self, "n_path", 1)
+        check.real(self, "basin_tol", 0.0, lo_open=True)
+        check.integer(self, "n_pairs", 1)
+        check.instance(self, "train", TrainConfig)
+        check.integer(self, "hidden", 1)
+        check.integer(self, "depth", 1)
+        check.integer(self, "n_edge", 1, self.n_ref // 2)  # disjoint pairs of held-out noises
+        check.real(self, "edge_tol", 0.0, lo_open=True)
+        check.real(self, "edge_delta", 0.0, lo_open=True)
+        check.integer(self, "edge_steps", 1)
+
 
 @dataclass(frozen=True, eq=False)
 class Result:
@@ -81,7 +100,7 @@ class Result:
 
     Attributes
     ----------
-    cfg : Config
+    config : Config
     fm_ve_rel_max : float -- max relative |x_FM(t_min) - (1 - t_min) x_VE(sigma_min)| (n_ref)
     chord_ve, chord_fm : float -- median relative chord deviation of the same paths (VE, FM)
     steps : (S,) int; err_euler_t, err_euler_sigma : (S,) median errors at those NFE (n_ref)
@@ -111,7 +130,7 @@ class Result:
     edge_outside : int -- v2 evaluations (rows) outside the support along the edge paths
     """
 
-    cfg: Config
+    config: Config
     fm_ve_rel_max: float
     chord_ve: float
     chord_fm: float
@@ -233,13 +252,20 @@ def run(cfg: Config = Config()) -> Result:
     _, pe = euler_t(v2f, starts, te, return_trajectory=True)
     ce, ae, _, _ = _straightness(pe)
     pes = flow_path(res.student, starts, te, rtol=1e-8, atol=1e-8)
-    return Result(cfg, float(rel.max()), chord_ve, chord_fm, steps, np.array(e_t), np.array(e_s),
-                  agree, c1, c2, cs, a1, a2, as_, c1r, c2r, csr, np.array(cfg.v2_steps),
-                  np.array(ev2), np.array(est), np.array(este), np.array(e2s), v2.outside,
-                  res.teacher_evals, float(per_call), secs, path[:, :m], p2, ps, e_in, e_out,
-                  lab, np.linalg.norm(e_in - e_out, axis=1), pe, pes, ce, ae,
-                  chord_deviation(pes, relative=True), sup, (w > 1e-3).sum(axis=1),
-                  v2f.outside)
+    return Result(
+        config=cfg, fm_ve_rel_max=float(rel.max()), chord_ve=chord_ve, chord_fm=chord_fm,
+        steps=steps, err_euler_t=np.array(e_t), err_euler_sigma=np.array(e_s),
+        basin_agree=agree, chord_1=c1, chord_2=c2, chord_student=cs, angle_1=a1, angle_2=a2,
+        angle_student=as_, chord_1_rows=c1r, chord_2_rows=c2r, chord_student_rows=csr,
+        v2_steps=np.array(cfg.v2_steps), err_v2=np.array(ev2), err_student=np.array(est),
+        err_student_eval=np.array(este), err_student_to_v2=np.array(e2s),
+        v2_outside=v2.outside, teacher_evals_pairs=res.teacher_evals,
+        v2_evals_per_call=float(per_call), train_seconds=secs, paths_1=path[:, :m],
+        paths_v2=p2, paths_student=ps, edge_in=e_in, edge_out=e_out, edge_label=lab,
+        edge_sep=np.linalg.norm(e_in - e_out, axis=1), edge_paths_v2=pe,
+        edge_paths_student=pes, edge_chord=ce, edge_angle=ae,
+        edge_chord_student=chord_deviation(pes, relative=True), edge_start_support=sup,
+        edge_start_lines=(w > 1e-3).sum(axis=1), edge_outside=v2f.outside)
 
 
 def plot_edge(result: Result, ax=None):
@@ -250,7 +276,7 @@ def plot_edge(result: Result, ax=None):
         fig, ax = plt.subplots(figsize=(5.6, 5.0))
     else:
         fig = ax.figure
-    pts = dataset(r.cfg.data).points
+    pts = dataset(r.config.data).points
     n = r.edge_in.shape[0]
     for i in range(2 * n):
         inside = i < n
@@ -263,7 +289,7 @@ def plot_edge(result: Result, ax=None):
                        r"$v_2$ from just outside (gap, $p_t = 0$)" if i == n else None))
     ax.scatter(pts[:, 0], pts[:, 1], s=30, marker="*", c="k", zorder=3, label="data points")
     ax.set_title("where the exact 2-rectified paths bend:\nstarts "
-                 f"{r.cfg.edge_delta:.0e} apart across a bundle edge", fontsize=10)
+                 f"{r.config.edge_delta:.0e} apart across a bundle edge", fontsize=10)
     ax.set_xlabel("$x_1$")
     ax.set_aspect("equal")
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
@@ -279,7 +305,7 @@ def plot(result: Result, ax=None):
     else:
         axes = np.atleast_1d(ax)
         fig = axes[0].figure
-    pts = dataset(r.cfg.data).points
+    pts = dataset(r.config.data).points
     for a, p, name, c in zip(axes, (r.paths_1, r.paths_v2, r.paths_student),
                              ("ideal flow matching (1-rectified)", "exact 2-rectified flow $v_2$",
                               "reflow student"), (r.chord_1, r.chord_2, r.chord_student)):
@@ -297,18 +323,23 @@ def plot(result: Result, ax=None):
     return fig
 
 
-def summary_rows(data: str = "clusters") -> list[SummaryRow]:
+def summary_config(data: str = "clusters") -> Config | None:
+    """The Config of the summary table's flow rows on ``data``; None for ``"digits"`` (see
+    :func:`summary_rows`)."""
+    return None if data == "digits" else Config(data=data)
+
+
+def summary_rows(result: Result) -> list[SummaryRow]:
     """Rows at NFE 1, 2, 4: the reflow student and Euler on the exact 2-rectified velocity.
 
     2-D sets only: for ``"digits"`` every v2 evaluation needs basin solves of up to 1,797
-    candidates per point, far beyond the figure budget, so no rows are returned. The student's
-    ``err_median`` is over all reference noises; every number involving v2 over the first
-    ``n_eval`` (the notes say so).
+    candidates per point, far beyond the figure budget, so :func:`summary_config` gives None.
+    The student's ``err_median`` is over all reference noises; every number involving v2 over
+    the first ``n_eval`` (the notes say so).
     """
-    if data == "digits":
-        return []
-    r = run(Config(data=data))
-    c = r.cfg
+    r = result
+    c = r.config
+    data = c.data
     rows = []
     for n, ev, es, e2 in zip(r.v2_steps, r.err_v2, r.err_student, r.err_student_to_v2):
         if n not in (1, 2, 4):

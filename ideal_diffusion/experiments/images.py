@@ -39,11 +39,12 @@ from ..distill.sampling import kjump_sample
 from ..metrics import frechet_distance
 from ..schedules import sampling_grid
 from ..solvers import nfe, sample
+from . import _checks as check
 from ._cache import cached
 from .common import Measurement, ideal_denoiser, measure, reference
 from .students import CHECKPOINTED, student
 
-__all__ = ["Config", "ImagesResult", "Sampler", "plot", "run"]
+__all__ = ["Config", "Result", "Sampler", "plot", "run"]
 
 
 @dataclass(frozen=True)
@@ -67,14 +68,12 @@ class Config:
     show: int = 8
 
     def __post_init__(self):
-        if self.data not in ("digits_gmm", "digits"):
-            raise ValueError(f"data must be 'digits_gmm' or 'digits', got {self.data!r}")
-        for name in ("K", "teacher_steps", "n", "show"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
-        if self.show > self.n:
-            raise ValueError(f"show must be <= n = {self.n}, got {self.show}")
+        check.choice(self, "data", ("digits_gmm", "digits"))
+        check.integer(self, "K", 1)  # a committed student of ``data``: checked by run
+        check.integer(self, "teacher_steps", 1)
+        check.integer(self, "n", 1)
+        check.integer(self, "seed", 0)
+        check.integer(self, "show", 1, self.n)
 
 
 @dataclass(frozen=True, eq=False)
@@ -89,7 +88,7 @@ class Sampler:
 
 
 @dataclass(frozen=True, eq=False)
-class ImagesResult:
+class Result:
     """The samplers of :func:`run`, in figure order, and the exact states."""
 
     config: Config
@@ -126,7 +125,7 @@ def _spec(data, K):
 
 
 @cached
-def run(cfg: Config = Config()) -> ImagesResult:
+def run(cfg: Config = Config()) -> Result:
     """Sample the held-out noises with every sampler and measure them (cached on ``cfg``)."""
     spec = _spec(cfg.data, cfg.K)
     ref = reference(cfg.data, cfg.n, cfg.seed)
@@ -144,9 +143,11 @@ def run(cfg: Config = Config()) -> ImagesResult:
         (f"teacher Euler, {cfg.K} steps", cfg.K, sample(den, x_T, few, "euler")),
         (f"teacher DPM++(2M), {cfg.K} steps", cfg.K, sample(den, x_T, few, "dpmpp_2m")),
     ]
-    samplers = tuple(Sampler(lab, n, x, measure(x, ref), frechet_distance(x, ref.x_exact))
+    samplers = tuple(Sampler(label=lab, nfe=n, samples=x, quality=measure(x, ref),
+                             frechet=frechet_distance(x, ref.x_exact))
                      for lab, n, x in rows)
-    return ImagesResult(cfg, samplers, ref.x_exact, int(st.teacher_evals))
+    return Result(config=cfg, samplers=samplers, x_exact=ref.x_exact,
+                  teacher_evals=int(st.teacher_evals))
 
 
 def _strip(images, size=8, gap=1, fill=np.nan):
@@ -165,7 +166,7 @@ def display_range(arrays) -> float:
     return max(1.0, float(np.ceil(v * 10.0) / 10.0))
 
 
-def plot(result: ImagesResult, axes=None):
+def plot(result: Result, axes=None):
     """One row per sampler (the exact state first): the first ``show`` held-out noises' samples,
     with the NFE, the median error against the exact state at sigma_min, the Frechet distance
     and the fraction of pixels outside [-1, 1] beside them. The grey scale covers every pixel

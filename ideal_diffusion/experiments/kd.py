@@ -1,7 +1,7 @@
 """Knowledge distillation experiments (lecture slides "Knowledge distillation",
 "Knowledge distillation. Optimal solution" and "Summary").
 
-One experiment, :func:`run_kd` (frozen :class:`KDConfig` -> :class:`KDRunResult`), trains three
+One experiment, :func:`run` (frozen :class:`Config` -> :class:`Result`), trains three
 one-step students f_phi(x_T, sigma_max) on the same inputs x_T = x0 + 80 eps with the same
 network and optimiser; only the regression target differs:
 
@@ -14,8 +14,8 @@ network and optimiser; only the regression target differs:
 
 Every n-step teacher takes n steps on ``sampling_grid(n)`` (80 -> 0.002, no final step
 to 0) and its sample is the state at sigma_min. Errors are against the exact ODE state at
-sigma_min of the same noise (:func:`common.reference`). Figures: :func:`plot_kd_vs_average`,
-:func:`plot_kd_inherits_error`.
+sigma_min of the same noise (:func:`common.reference`). Figures: :func:`plot`,
+:func:`plot_inherits_error`.
 """
 from __future__ import annotations
 
@@ -29,19 +29,20 @@ from ..distill.kd import collect_pairs, noisy_pairs, regression_pairs, train_kd
 from ..metrics import nearest_point
 from ..nn import TrainConfig
 from ..schedules import SIGMA_MAX, sampling_grid
-from ..solvers import nfe, sample
+from ..solvers import SOLVERS, nfe, sample
+from . import _checks as check
 from . import common
 from ._cache import cached
 from .students import persisted
 
-__all__ = ["KDConfig", "KDRunResult", "plot_kd_inherits_error", "plot_kd_vs_average", "run_kd",
+__all__ = ["SUMMARY", "Config", "Result", "plot", "plot_inherits_error", "run", "summary_config",
            "summary_rows", "teacher_sample"]
 
 STUDENTS = ("many", "few", "x0")
 
 
 @dataclass(frozen=True)
-class KDConfig:
+class Config:
     """Every knob of the KD experiment.
 
     Attributes
@@ -69,13 +70,28 @@ class KDConfig:
     n_test: int = 400
     test_seed: int = 2024
 
+    def __post_init__(self):
+        check.dataset(self, "data")
+        check.choice(self, "solver_many", SOLVERS)
+        check.integer(self, "steps_many", 1)
+        check.choice(self, "solver_few", SOLVERS)
+        check.integer(self, "steps_few", 1)
+        check.integer(self, "n_pairs", 1)
+        check.integer(self, "pair_seed", 0)
+        check.integer(self, "hidden", 1)
+        check.integer(self, "depth", 1)
+        check.real(self, "sigma_data", 0.0, lo_open=True)
+        check.instance(self, "train", TrainConfig)
+        check.integer(self, "n_test", 1)
+        check.integer(self, "test_seed", 0)
+
 
 def teacher_sample(data: str, x_T, solver: str, steps: int) -> np.ndarray:
     """The plain teacher's ``steps``-step state at sigma_min (``schedules.sampling_grid``)."""
     return sample(common.ideal_denoiser(data), x_T, sampling_grid(steps), solver)
 
 
-def _train(pairs, cfg: KDConfig, which: str):
+def _train(pairs, cfg: Config, which: str):
     """The KD (or x0-regression) student ``which`` of ``cfg``, persisted on everything that
     makes it (:func:`.students.persisted`)."""
     key = (which, cfg.data, cfg.n_pairs, cfg.pair_seed, cfg.solver_many, cfg.steps_many,
@@ -85,14 +101,14 @@ def _train(pairs, cfg: KDConfig, which: str):
 
 
 @dataclass(frozen=True, eq=False)
-class KDRunResult:
+class Result:
     """The three students and the teachers on the reference noises.
 
     Dict fields are keyed by student (``"many"``, ``"few"``, ``"x0"``).
 
     Attributes
     ----------
-    config : KDConfig
+    config : Config
     students : dict of trained ``distill.kd.KDResult`` (call as ``student(x_T)``)
     x_T, x_exact : (n, d) reference noises and their exact ODE states at sigma_min
     outputs : dict of (n, d) student outputs f_phi(x_T)
@@ -106,7 +122,7 @@ class KDRunResult:
     train_seconds : dict: wall time per student (never drawn)
     """
 
-    config: KDConfig
+    config: Config
     students: dict
     x_T: np.ndarray
     x_exact: np.ndarray
@@ -127,7 +143,7 @@ class KDRunResult:
 
 
 @cached
-def run_kd(cfg: KDConfig = KDConfig()) -> KDRunResult:
+def run(cfg: Config = Config()) -> Result:
     """Train the three students of ``cfg`` and measure them on the reference noises."""
     data, den = common.dataset(cfg.data), common.ideal_denoiser(cfg.data)
     x_T, x0 = noisy_pairs(data, cfg.n_pairs, SIGMA_MAX, cfg.pair_seed)
@@ -147,14 +163,15 @@ def run_kd(cfg: KDConfig = KDConfig()) -> KDRunResult:
     opt = {"many": teach["many"], "few": teach["few"], "x0": avg}
     out = {k: students[k](ref.x_T) for k in STUDENTS}
     dist = lambda a, b: float(np.median(np.linalg.norm(a - b, axis=1)))  # noqa: E731
-    return KDRunResult(
-        cfg, students, ref.x_T, ref.x_exact, out, teach["many"], teach["few"], avg,
-        {k: common.measure(out[k], ref) for k in STUDENTS},
-        {k: common.measure(teach[k], ref) for k in ("many", "few")},
-        {k: dist(out[k], opt[k]) for k in STUDENTS},
-        {k: nfe(solvers[k], grids[k]) for k in ("many", "few")},
-        {k: int(pairs[k].teacher_evals) for k in STUDENTS},
-        seconds)
+    return Result(
+        config=cfg, students=students, x_T=ref.x_T, x_exact=ref.x_exact, outputs=out,
+        teacher_many=teach["many"], teacher_few=teach["few"], average=avg,
+        measure={k: common.measure(out[k], ref) for k in STUDENTS},
+        measure_teacher={k: common.measure(teach[k], ref) for k in ("many", "few")},
+        err_to_optimum={k: dist(out[k], opt[k]) for k in STUDENTS},
+        nfe_teacher={k: nfe(solvers[k], grids[k]) for k in ("many", "few")},
+        teacher_evals={k: int(pairs[k].teacher_evals) for k in STUDENTS},
+        train_seconds=seconds)
 
 
 def _data_axes(ax, data, pad=0.45):
@@ -173,7 +190,7 @@ def _legend_below(ax, ncol=1, **kw):
               markerscale=1.5, **kw)
 
 
-def plot_kd_vs_average(result: KDRunResult, ax=None, n_show: int = 400):
+def plot(result: Result, ax=None, n_show: int = 400):
     """The diffusion-loss student (average) beside the KD student (sharp), same inputs.
 
     ``ax``: three axes, or None for a new figure.
@@ -218,7 +235,7 @@ def plot_kd_vs_average(result: KDRunResult, ax=None, n_show: int = 400):
     return fig
 
 
-def plot_kd_inherits_error(result: KDRunResult, ax=None):
+def plot_inherits_error(result: Result, ax=None):
     """Outputs of the few-step teacher, its KD student and the many-step KD student, and their
     errors against the exact ODE (distance and basin on separate axes).
 
@@ -280,17 +297,24 @@ def plot_kd_inherits_error(result: KDRunResult, ax=None):
 
 
 #: the KD students of the summary table: trained longer than the figures' default
-SUMMARY_KD = KDConfig(train=TrainConfig(steps=1500, batch=256, lr=5e-3, warmup=100))
+SUMMARY = Config(train=TrainConfig(steps=1500, batch=256, lr=5e-3, warmup=100))
 
 
-def summary_rows(data: str = "clusters") -> list:
-    """Summary row of KD: the one-step student of the ``many``-step teacher map (NFE 1).
+def summary_config(data: str = "clusters") -> Config:
+    """The Config of the summary table's KD students on ``data`` (:data:`SUMMARY`)."""
+    return replace(SUMMARY, data=data)
+
+
+def summary_rows(result: Result) -> list:
+    """Summary rows of KD: the one-step students of the ``many``- and ``few``-step teacher
+    maps (NFE 1).
 
     err_optimum_median is that teacher map's own error (KD's exact optimum), err_to_optimum
     the student's distance from it; teacher_evals are counted while collecting the pairs.
     """
-    cfg = replace(SUMMARY_KD, data=data)
-    r = run_kd(cfg)
+    r = result
+    cfg = r.config
+    data = cfg.data
     t = cfg.train
     rows = []
     for k, solver, steps in (("many", cfg.solver_many, cfg.steps_many),

@@ -1,10 +1,10 @@
 """Multi-boundary CD experiment (lecture slides "Multiboundary CD" and "Summary").
 
-:func:`run_mbcd` trains one student per K (K = 1 is the plain CD student of ``cfg.cd``, shared
-with :func:`.cd.run_cd` through the cache; K > 1 uses ``cfg.param``) and measures each against
-its exact per-segment optimum: per grid level (median |f - f*_K|), per jump (the final sample's
-error when only jump k is the student's, the other jumps exact), and as a K-jump sampler
-(K evaluations) against the exact ODE state at sigma_min of the reference noises.
+:func:`run` trains one student per K (K = 1 is the plain CD student of ``cfg.cd``, shared with
+:func:`.cd.student_vs_optimum.run` through the cache; K > 1 uses ``cfg.param``) and measures
+each against its exact per-segment optimum: per grid level (median |f - f*_K|), per jump (the
+final sample's error when only jump k is the student's, the other jumps exact), and as a K-jump
+sampler (K evaluations) against the exact ODE state at sigma_min of the reference noises.
 """
 from __future__ import annotations
 
@@ -13,41 +13,48 @@ from dataclasses import dataclass, replace
 import matplotlib.pyplot as plt
 import numpy as np
 
+from ..distill.cd import PARAMS
+from . import _checks as check
 from . import common
 from ._cache import cached
-from .cd import SUMMARY_CD, CDConfig, run_cd
+from .cd import student_vs_optimum
 
-__all__ = ["MBCDConfig", "MBCDResult", "jump_errors", "plot_mbcd_vs_K", "run_mbcd",
+__all__ = ["SUMMARY", "Config", "Result", "jump_errors", "plot", "run", "summary_config",
            "summary_rows"]
 
 
 @dataclass(frozen=True)
-class MBCDConfig:
+class Config:
     """Attributes: ``cd`` (data, grid, network, training; its ``param`` is the K = 1
     student's), ``param`` (the K > 1 students' parameterisation), ``Ks``."""
 
-    cd: CDConfig = CDConfig()
+    cd: student_vs_optimum.Config = student_vs_optimum.Config()
     param: str = "jump_edm"
     Ks: tuple = (1, 2, 4)
 
-    def student_config(self, K: int) -> CDConfig:
-        """The :class:`CDConfig` of the K-boundary student."""
+    def __post_init__(self):
+        check.instance(self, "cd", student_vs_optimum.Config)
+        check.choice(self, "param", tuple(PARAMS))
+        check.integers(self, "Ks", 1, self.cd.N - 1)
+
+    def student_config(self, K: int) -> student_vs_optimum.Config:
+        """The :class:`.cd.student_vs_optimum.Config` of the K-boundary student."""
         return self.cd if K == 1 else replace(self.cd, K=int(K), param=self.param)
 
 
 @dataclass(frozen=True, eq=False)
-class MBCDResult:
+class Result:
     """Per K (arrays of length M = len(Ks), lists of per-K arrays):
 
-    ``runs`` the :class:`.cd.CDRunResult` of each student; ``err`` / ``err_oracle`` median
-    |K-jump sample - exact ODE state at sigma_min| of the student / exact optimum;
-    ``same_basin`` / ``same_basin_oracle``; ``err_to_oracle`` median |student - oracle sample|;
-    ``teacher_evals`` (counted); ``level_sigma`` (L,) and ``level_error`` (M, L) median
+    ``runs`` the :class:`.cd.student_vs_optimum.Result` of each student; ``err`` /
+    ``err_oracle`` median |K-jump sample - exact ODE state at sigma_min| of the student / exact
+    optimum; ``same_basin`` / ``same_basin_oracle``; ``err_to_oracle`` median |student - oracle
+    sample|; ``teacher_evals`` (counted); ``level_sigma`` (L,) and ``level_error`` (M, L) median
     |f - f*_K| on held-out points; ``boundaries`` and ``jump_error`` lists of (K,) arrays,
     ascending (jump k lands on b_k).
     """
 
-    config: MBCDConfig
+    config: Config
     Ks: np.ndarray
     runs: tuple
     err: np.ndarray
@@ -87,23 +94,23 @@ def jump_errors(student, oracle, x_T) -> np.ndarray:
 
 
 @cached
-def run_mbcd(cfg: MBCDConfig = MBCDConfig()) -> MBCDResult:
-    runs = tuple(run_cd(cfg.student_config(K)) for K in cfg.Ks)
+def run(cfg: Config = Config()) -> Result:
+    runs = tuple(student_vs_optimum.run(cfg.student_config(K)) for K in cfg.Ks)
     ref = common.reference(cfg.cd.data, cfg.cd.n_test, cfg.cd.test_seed)
-    return MBCDResult(
-        cfg, np.asarray(cfg.Ks), runs,
-        np.array([r.measure.err_median for r in runs]),
-        np.array([r.measure_oracle.err_median for r in runs]),
-        np.array([r.measure.same_basin for r in runs]),
-        np.array([r.measure_oracle.same_basin for r in runs]),
-        np.array([r.err_to_oracle for r in runs]),
-        np.array([r.teacher_evals for r in runs]),
-        runs[0].level_sigma, np.stack([r.err_student for r in runs]),
-        [r.boundaries for r in runs],
-        [jump_errors(r.student, r.oracle, ref.x_T) for r in runs])
+    return Result(
+        config=cfg, Ks=np.asarray(cfg.Ks), runs=runs,
+        err=np.array([r.measure.err_median for r in runs]),
+        err_oracle=np.array([r.measure_oracle.err_median for r in runs]),
+        same_basin=np.array([r.measure.same_basin for r in runs]),
+        same_basin_oracle=np.array([r.measure_oracle.same_basin for r in runs]),
+        err_to_oracle=np.array([r.err_to_oracle for r in runs]),
+        teacher_evals=np.array([r.teacher_evals for r in runs]),
+        level_sigma=runs[0].level_sigma, level_error=np.stack([r.err_student for r in runs]),
+        boundaries=[r.boundaries for r in runs],
+        jump_error=[jump_errors(r.student, r.oracle, ref.x_T) for r in runs])
 
 
-def plot_mbcd_vs_K(result: MBCDResult, ax=None):
+def plot(result: Result, ax=None):
     """K-jump error vs K, per-level error vs the per-segment optimum, per-jump errors (3 axes)."""
     if ax is None:
         fig, ax = plt.subplots(1, 3, figsize=(17, 5.2))
@@ -156,20 +163,26 @@ def plot_mbcd_vs_K(result: MBCDResult, ax=None):
 
 
 #: the MBCD students of the summary table
-SUMMARY_MBCD = MBCDConfig(cd=SUMMARY_CD, Ks=(2, 4))
+SUMMARY = Config(cd=student_vs_optimum.SUMMARY, Ks=(2, 4))
 
 
-def summary_rows(data: str = "clusters") -> list:
-    """Summary rows of MBCD at K = NFE = 2 and 4; the optimum is the per-segment
-    :class:`~ideal_diffusion.distill.optima.ConsistencyOracle` sampled by the same K jumps."""
-    cfg = replace(SUMMARY_MBCD, cd=replace(SUMMARY_MBCD.cd, data=data))
-    r = run_mbcd(cfg)
+def summary_config(data: str = "clusters") -> Config:
+    """The Config of the summary table's MBCD students on ``data`` (:data:`SUMMARY`)."""
+    return replace(SUMMARY, cd=replace(SUMMARY.cd, data=data))
+
+
+def summary_rows(result: Result) -> list:
+    """Summary rows of ``result``, one per K (NFE = K; K = 1 is the CD row); the optimum is the
+    per-segment :class:`~ideal_diffusion.distill.optima.ConsistencyOracle` sampled by the same
+    K jumps."""
+    r = result
     rows = []
     for j, K in enumerate(r.Ks):
         c = r.runs[j].config
         t = c.train
         rows.append(common.SummaryRow(
-            data, f"MBCD (K={int(K)})", int(K), int(r.teacher_evals[j]), float(r.err[j]),
+            c.data, "CD (1 step)" if K == 1 else f"MBCD (K={int(K)})", int(K),
+            int(r.teacher_evals[j]), float(r.err[j]),
             float(r.err_oracle[j]), float(r.err_to_oracle[j]), float(r.same_basin[j]),
             f"MLP {c.hidden}x{c.depth} ({c.param}), {t.steps} steps x batch {t.batch}, "
             f"mu {t.ema}; N={c.N} {c.solver} grid; {c.n_test} noises"))

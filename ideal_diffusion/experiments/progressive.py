@@ -30,10 +30,11 @@ from ..distill.progressive import PDOracle, pd_sample, train_progressive
 from ..nn import TrainConfig
 from ..schedules import sampling_grid
 from ..solvers import sample
+from . import _checks as check
 from ._cache import cached
 from .common import SummaryRow, dataset, ideal_denoiser, measure, reference
 
-__all__ = ["Config", "Result", "run", "plot", "summary_rows"]
+__all__ = ["Config", "Result", "plot", "run", "summary_config", "summary_rows"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,20 @@ class Config:
     n_step_test: int = 1000
     cd_contrast: bool = True
 
+    def __post_init__(self):
+        check.dataset(self, "data")
+        check.integer(self, "steps_teacher", 2)
+        n = self.steps_teacher
+        check.require(self, n & (n - 1) == 0, "steps_teacher",
+                      "a power of 2 >= 2 (each round halves the steps)")
+        check.instance(self, "train", TrainConfig)
+        check.integer(self, "hidden", 1)
+        check.integer(self, "depth", 1)
+        check.integer(self, "n_ref", 1)
+        check.integer(self, "ref_seed", 0)
+        check.integer(self, "n_step_test", 1)
+        check.flag(self, "cd_contrast")
+
 
 @dataclass(frozen=True, eq=False)
 class Result:
@@ -57,7 +72,7 @@ class Result:
 
     Attributes
     ----------
-    cfg : Config
+    config : Config
     nfe : (K,) int -- sampling steps of round k, N / 2^k
     err_exact, err_optimum, step_err : (K,) float medians (module notes)
     same_basin : (K,) float
@@ -70,7 +85,7 @@ class Result:
     train_seconds : float
     """
 
-    cfg: Config
+    config: Config
     nfe: np.ndarray
     err_exact: np.ndarray
     err_optimum: np.ndarray
@@ -121,9 +136,12 @@ def run(cfg: Config = Config()) -> Result:
         cd_exact = measure(x, ref).err_median
         cd_opt = float(np.median(np.linalg.norm(x - teacher, axis=1)))
         cd_evals = cd.teacher_evals
-    return Result(cfg, np.array(nfe), np.array(ee), np.array(eo), np.array(se), np.array(sb),
-                  measure(teacher, ref).err_median, res.teacher_evals, res.student_evals,
-                  cd_exact, cd_opt, cd_evals, secs, tuple(samples))
+    return Result(config=cfg, nfe=np.array(nfe), err_exact=np.array(ee),
+                  err_optimum=np.array(eo), step_err=np.array(se), same_basin=np.array(sb),
+                  teacher_err_exact=measure(teacher, ref).err_median,
+                  teacher_evals=res.teacher_evals, student_evals=res.student_evals,
+                  cd_err_exact=cd_exact, cd_err_optimum=cd_opt, cd_teacher_evals=cd_evals,
+                  train_seconds=secs, samples=tuple(samples))
 
 
 def plot(result: Result, ax=None):
@@ -138,7 +156,7 @@ def plot(result: Result, ax=None):
     ax.semilogy(k, r.err_exact, "s-", label=r"student vs exact ODE state at $\sigma_{min}$")
     ax.semilogy(k, r.step_err, "^:", label=r"one call: $|f_k - f^*_k|$ at the round's levels")
     ax.axhline(r.teacher_err_exact, c="k", ls="--", lw=0.8,
-               label=f"exact optimum (teacher, {r.cfg.steps_teacher} Euler steps) vs exact ODE")
+               label=f"exact optimum (teacher, {r.config.steps_teacher} Euler steps) vs exact ODE")
     if r.cd_err_optimum is not None:
         ax.semilogy([k[-1]], [r.cd_err_optimum], "*", ms=12, c="tab:red",
                     label="1-step CD student vs the same optimum (equal teacher evals)")
@@ -150,15 +168,19 @@ def plot(result: Result, ax=None):
     return fig
 
 
-def summary_rows(data: str = "clusters") -> list[SummaryRow]:
-    """Rows at NFE 1, 2, 4 for the progressive students (2-D sets only: see the note below).
+def summary_config(data: str = "clusters") -> Config | None:
+    """The Config of the summary table's progressive rows on ``data`` (2-D sets only).
 
     ``"digits"`` (d = 64) would need far more than the ~60 s training budget per set for
-    students worth measuring, so it returns no rows.
+    students worth measuring, so it gives None (no rows).
     """
-    if data == "digits":
-        return []
-    r = run(Config(data=data))
+    return None if data == "digits" else Config(data=data)
+
+
+def summary_rows(result: Result) -> list[SummaryRow]:
+    """Rows at NFE 1, 2, 4 for the progressive students of ``result``."""
+    r = result
+    data = r.config.data
     rows = []
     for n, ee, eo, sb in zip(r.nfe, r.err_exact, r.err_optimum, r.same_basin):
         if n in (1, 2, 4):
@@ -167,5 +189,5 @@ def summary_rows(data: str = "clusters") -> list[SummaryRow]:
                                    r.teacher_evals, float(ee), r.teacher_err_exact, float(eo),
                                    float(sb),
                                    notes=f"plus {r.student_evals} previous-student evaluations; "
-                                         f"optimum: teacher {r.cfg.steps_teacher}-step Euler"))
+                                         f"optimum: teacher {r.config.steps_teacher}-step Euler"))
     return rows

@@ -26,7 +26,6 @@ sigma_min = 0.002 (no final projection onto the data).
 """
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, replace
 
 import matplotlib.pyplot as plt
@@ -38,7 +37,9 @@ from ..metrics import frechet_distance, paired_bootstrap
 from ..schedules import sampling_grid
 from ..solvers import nfe as count_nfe
 from ..solvers import sample
+from . import flow, kd, mbcd, progressive
 from ._cache import cached
+from .cd import student_vs_optimum
 from .common import SummaryRow, ideal_denoiser, measure, reference
 from .students import CHECKPOINTED, student
 
@@ -46,8 +47,8 @@ __all__ = ["Config", "SummaryResult", "finish_rows", "plot", "run", "student_row
            "teacher_rows"]
 
 SOLVER_LABEL = {"euler": "Euler", "heun": "Heun", "dpmpp_2m": "DPM-Solver++(2M)"}
-#: experiment modules that contribute 2-D rows through ``summary_rows(data)``
-ROW_MODULES = ("kd", "cd", "mbcd", "progressive", "flow")
+#: experiment modules that contribute 2-D rows: ``summary_rows(run(summary_config(data)))``
+ROW_MODULES = (kd, student_vs_optimum, mbcd, progressive, flow)
 #: data sets whose student rows come from committed checkpoints (:data:`.students.CHECKPOINTED`)
 CHECKPOINT_DATA = ("digits", "digits_gmm")
 
@@ -171,9 +172,10 @@ def finish_rows(rows, n: int = 400, seed: int = 2024, n_boot: int = 2000) -> lis
 
 def _module_rows(data) -> list:
     rows = []
-    for name in ROW_MODULES:
-        mod = importlib.import_module(f"{__package__}.{name}")
-        rows += list(mod.summary_rows(data))
+    for mod in ROW_MODULES:
+        cfg = mod.summary_config(data)
+        if cfg is not None:
+            rows += list(mod.summary_rows(mod.run(cfg)))
     return rows
 
 

@@ -35,6 +35,7 @@ from ..metrics import posterior_entropy
 from ..nn import blas_threads
 from ..schedules import SIGMA_MAX, SIGMA_MIN, sampling_grid
 from ..solvers import sample, solve_ode
+from . import _checks as check
 from ._cache import cached
 from .common import Measurement, dataset, ideal_denoiser, measure, reference
 
@@ -66,20 +67,12 @@ class Config:
     show: int = 8
 
     def __post_init__(self):
-        if not isinstance(self.steps, tuple) or not self.steps:
-            raise ValueError(f"steps must be a non-empty tuple of integers >= 1, got "
-                             f"{self.steps!r}")
-        for k in self.steps:
-            if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-                raise ValueError(f"steps must hold integers >= 1, got {k!r}")
-        for name in ("n", "n_track", "n_sigma", "show"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
-        if self.n_sigma < 2:
-            raise ValueError(f"n_sigma must be >= 2, got {self.n_sigma}")
-        if max(self.n_track, self.show) > self.n:
-            raise ValueError(f"n_track and show must be <= n = {self.n}")
+        check.integers(self, "steps", 1)
+        check.integer(self, "n", 1)
+        check.integer(self, "seed", 0)
+        check.integer(self, "n_track", 1, self.n)
+        check.integer(self, "n_sigma", 2)
+        check.integer(self, "show", 1, self.n)
 
 
 @dataclass(frozen=True, eq=False)
@@ -205,9 +198,10 @@ def run(cfg: Config = Config()) -> Result:
                     x = sample(den, ref.x_T, sampling_grid(k), solver)
                     samples[(solver, k)] = x
                     quality[(solver, k)] = measure(x, ref)
-            runs[data] = TeacherRun(data, sigmas, eff, spread, ref.x_exact,
-                                    measure(ref.x_exact, ref), samples, quality)
-    return Result(cfg, runs)
+            runs[data] = TeacherRun(data=data, sigmas=sigmas, eff_components=eff, spread=spread,
+                                    x_exact=ref.x_exact, exact=measure(ref.x_exact, ref),
+                                    samples=samples, quality=quality)
+    return Result(config=cfg, runs=runs)
 
 
 def _strip(images, size=8, gap=1):

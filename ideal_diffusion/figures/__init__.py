@@ -3,14 +3,13 @@
 Each figure is a no-argument function ``make()`` registered with :func:`register`; it calls an
 experiment's ``plot(run(Config()))`` with the slide's fixed Config (notebooks call the same
 plot functions on what their own cells computed). ``python -m ideal_diffusion figures``
-imports the modules listed in ``FIGURE_MODULES`` (which fills the registry) and saves each
+imports the figure modules (:func:`load_all`; importing fills the registry) and saves each
 figure as ``<name>.png`` at 150 dpi, with PNG metadata stripped so that the same command gives
 the same bytes; a ``make()`` returning a matplotlib animation is saved as ``<name>.gif``
 (Pillow, 80 dpi, 4 frames per second; also deterministic).
 """
 from __future__ import annotations
 
-import importlib
 import os
 import time
 from collections.abc import Callable
@@ -22,17 +21,6 @@ import matplotlib.pyplot as plt
 
 DPI = 150
 NOTEBOOK_DPI = 80  # inline notebook images: keeps an executed notebook under 1 MiB
-
-# Modules whose import registers figures, in gallery order. Later layers append theirs.
-FIGURE_MODULES = [
-    "ideal_diffusion.figures.core",
-    "ideal_diffusion.figures.students",
-    "ideal_diffusion.figures.kd",
-    "ideal_diffusion.figures.cd",
-    "ideal_diffusion.figures.images",
-    "ideal_diffusion.figures.flow",
-    "ideal_diffusion.figures.film",
-]
 
 
 @dataclass(frozen=True)
@@ -74,9 +62,15 @@ def register(name: str, slide: str, animated: bool = False):
 
 
 def load_all() -> dict[str, FigureSpec]:
-    """Import every figure module and return the filled registry."""
-    for module in FIGURE_MODULES:
-        importlib.import_module(module)
+    """Import every figure module and return the filled registry, in gallery order (module
+    order below, then registration order within a module)."""
+    from . import cd, core, film, flow, images, kd, students
+
+    gallery = (core, students, kd, cd, images, flow, film)
+    rank = {m.__name__: i for i, m in enumerate(gallery)}
+    specs = sorted(REGISTRY.values(), key=lambda s: rank.get(s.make.__module__, len(rank)))
+    REGISTRY.clear()
+    REGISTRY.update((s.name, s) for s in specs)
     return REGISTRY
 
 

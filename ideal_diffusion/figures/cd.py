@@ -3,8 +3,14 @@
 wrappers of :mod:`ideal_diffusion.experiments.cd` and :mod:`ideal_diffusion.experiments.mbcd`."""
 from __future__ import annotations
 
-from ideal_diffusion.experiments import cd as E
-from ideal_diffusion.experiments import mbcd as M
+from ideal_diffusion.experiments import mbcd
+from ideal_diffusion.experiments.cd import (
+    collapse,
+    multistep,
+    student_vs_optimum,
+    theorem1,
+    trajectories,
+)
 from ideal_diffusion.figures import register
 
 
@@ -13,7 +19,7 @@ from ideal_diffusion.figures import register
           "approaches the exact CD optimum (the teacher chained to s_1), not the average; "
           "the CT target is a mixture")
 def cd_student_vs_optimum():
-    return E.plot_cd_student_vs_optimum(E.run_cd(E.CDConfig()))
+    return student_vs_optimum.plot(student_vs_optimum.run(student_vs_optimum.Config()))
 
 
 @register("cd_collapse",
@@ -21,21 +27,21 @@ def cd_student_vs_optimum():
           "without the boundary condition the CD outputs shrink while the loss falls and "
           "nothing ties them to the data; f(x, s_1) = x keeps the spread")
 def cd_collapse():
-    return E.plot_collapse(E.run_collapse(E.CollapseConfig()))
+    return collapse.plot(collapse.run(collapse.Config()))
 
 
 @register("cd_theorem1",
           "Summary: the CD optimum's error falls with the grid at the teacher solver's "
           "order (Theorem 1)")
 def cd_theorem1():
-    return E.plot_theorem1(E.run_theorem1(E.Theorem1Config()))
+    return theorem1.plot(theorem1.run(theorem1.Config()))
 
 
 @register("cd_multistep",
           "3. Sampling from CD: stochastic multistep consistency sampling: quality vs "
           "steps; re-noising departs from the ODE map")
 def cd_multistep():
-    return E.plot_multistep(E.run_multistep(E.MultistepConfig()))
+    return multistep.plot(multistep.run(multistep.Config()))
 
 
 @register("mbcd_vs_K",
@@ -43,11 +49,11 @@ def cd_multistep():
           "per-segment optimum; K-jump error against the exact ODE vs K, student and "
           "exact optimum")
 def mbcd_vs_K():
-    return M.plot_mbcd_vs_K(M.run_mbcd(M.MBCDConfig()))
+    return mbcd.plot(mbcd.run(mbcd.Config()))
 
 
 @register("cd_consistency_trajectories",
           "3. Consistency Distillation. Main idea: points along one trajectory all map to "
           "the same x0: where the student sends them")
 def cd_consistency_trajectories():
-    return E.plot_trajectories(E.run_trajectories(E.TrajectoryConfig()))
+    return trajectories.plot(trajectories.run(trajectories.Config()))

@@ -11,4 +11,4 @@ from . import register
           "to sigma_min, on the 2-D clusters and the real digits (an animated GIF)",
           animated=True)
 def sampling_film():
-    return animation.animate(animation.run(animation.Config()))
+    return animation.plot(animation.run(animation.Config()))

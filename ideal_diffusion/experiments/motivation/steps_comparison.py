@@ -1,6 +1,5 @@
-"""Section 1 on the real digits: the same noises with n steps (slide "1. Motivation: "Diffusion
-Models are slow. Why?"") and D(x_sigma, sigma) along one trajectory (slide "1. Sampling from
-ideal diffusion model: "What about images?"")."""
+"""The same noises with n steps on the real digits (slide "1. Motivation: "Diffusion Models
+are slow. Why?"")."""
 
 from __future__ import annotations
 
@@ -9,11 +8,16 @@ from dataclasses import dataclass
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ...metrics import nearest_point, posterior_entropy
-from ...schedules import SIGMA_MAX, SIGMA_MIN, sampling_grid
+from ...metrics import nearest_point
+from ...schedules import SIGMA_MIN, sampling_grid
 from ...solvers import nfe, sample
+from .. import _checks as check
 from .._cache import cached
-from ..common import dataset, ideal_denoiser, noise
+from ..common import (
+    dataset,
+    ideal_denoiser,
+    noise,
+)
 from ._shared import (
     COLORS,
     LABELS,
@@ -23,11 +27,9 @@ from ._shared import (
     _side,
 )
 
-# ----------------------------------------------------------------------------- steps
-
 
 @dataclass(frozen=True)
-class StepsComparisonConfig:
+class Config:
     """"Diffusion models are slow": the same noises with n steps, on the real digits.
 
     Attributes
@@ -41,7 +43,7 @@ class StepsComparisonConfig:
     n_shown : int
     seed : int -- seed of the noises
     y_clip : float -- distances above are drawn at the clip (few-step Heun: see
-        :class:`ErrorVsStepsConfig`), with their values written
+        :class:`error_vs_steps.Config`), with their values written
     """
 
     data: str = "digits"
@@ -55,21 +57,28 @@ class StepsComparisonConfig:
     y_clip: float = 10.0
 
     def __post_init__(self):
-        if not set(self.shown_steps) <= set(self.steps):
-            raise ValueError("shown_steps must be a subset of steps")
-        if not set(self.image_solvers) <= set(self.solvers):
-            raise ValueError("image_solvers must be a subset of solvers")
-        if not 1 <= self.n_shown <= self.n_noises:
-            raise ValueError("need 1 <= n_shown <= n_noises")
+        check.choice(self, "data", check.IMAGE_SETS)
+        check.integers(self, "steps", 1)
+        check.integers(self, "shown_steps", 1)
+        check.choices(self, "solvers", check.SOLVERS)
+        check.choices(self, "image_solvers", check.SOLVERS)
+        check.integer(self, "n_noises", 1)
+        check.integer(self, "seed", 0)
+        check.real(self, "y_clip", 0.0, lo_open=True)
+        check.require(self, set(self.shown_steps) <= set(self.steps), "shown_steps",
+                      f"a subset of steps {self.steps}")
+        check.require(self, set(self.image_solvers) <= set(self.solvers), "image_solvers",
+                      f"a subset of solvers {self.solvers}")
+        check.integer(self, "n_shown", 1, self.n_noises)
 
 
 @dataclass(frozen=True, eq=False)
-class StepsComparisonResult:
+class Result:
     """Samples at sigma_min and their distance to the nearest training point.
 
     Attributes
     ----------
-    config : StepsComparisonConfig
+    config : Config
     nfe : (K, S) int -- evaluations per sample, solver k, ``config.steps[j]``
     dist : (K, S, B) -- distance of each sample to its nearest training point
     dist_median : (K, S)
@@ -78,7 +87,7 @@ class StepsComparisonResult:
         at sigma_min, i.e. what the exact ODE state keeps
     """
 
-    config: StepsComparisonConfig
+    config: Config
     nfe: np.ndarray
     dist: np.ndarray
     dist_median: np.ndarray
@@ -87,8 +96,7 @@ class StepsComparisonResult:
 
 
 @cached
-def run_steps_comparison(cfg: StepsComparisonConfig = StepsComparisonConfig()
-                         ) -> StepsComparisonResult:
+def run(cfg: Config = Config()) -> Result:
     den = ideal_denoiser(cfg.data)
     x_T = noise(den.d, cfg.n_noises, cfg.seed)
     K, S = len(cfg.solvers), len(cfg.steps)
@@ -104,11 +112,12 @@ def run_steps_comparison(cfg: StepsComparisonConfig = StepsComparisonConfig()
             if solver in cfg.image_solvers and n in cfg.shown_steps:
                 images[cfg.image_solvers.index(solver), cfg.shown_steps.index(n)] = \
                     x[:cfg.n_shown]
-    return StepsComparisonResult(cfg, n_fe, dist, np.median(dist, axis=2), images,
-                                 SIGMA_MIN * np.sqrt(den.d))
+    return Result(
+        config=cfg, nfe=n_fe, dist=dist, dist_median=np.median(dist, axis=2), images=images,
+        noise_floor=SIGMA_MIN * np.sqrt(den.d))
 
 
-def plot_steps_comparison(result: StepsComparisonResult, ax=None):
+def plot(result: Result, ax=None):
     """Samples (rows: solvers, columns: steps) and the median distance to the data vs NFE.
 
     ``ax``: optional single axes for the distance curve only.
@@ -166,109 +175,3 @@ def _plot_distance_curve(result, ax):
     ax.set_title("Blur: distance to the data vs NFE", fontsize=11)
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(loc="lower left", fontsize=8)
-
-
-
-# ----------------------------------------------------------------------------- image track
-
-
-@dataclass(frozen=True)
-class ImageTrackConfig:
-    """D(x_sigma, sigma) along one trajectory on an image data set.
-
-    Attributes
-    ----------
-    data : str
-    steps : int -- solver steps of the trajectory (80 -> 0.002)
-    solver : str
-    seed : int -- of the one noise
-    shown : tuple of float -- sigma levels drawn (the nearest grid level is used)
-    """
-
-    data: str = "digits"
-    steps: int = 64
-    solver: str = "heun"
-    seed: int = 8
-    shown: tuple = (SIGMA_MAX, 20, 10, 5, 3, 2, 1, 0.5, 0.2, SIGMA_MIN)
-
-
-@dataclass(frozen=True, eq=False)
-class ImageTrackResult:
-    """Attributes: config; sigmas (T,) the grid; states (T, d); denoised (T, d) =
-    D(states[i], sigmas[i]) (the last at sigma_min too); entropy (T,) posterior entropy (nats);
-    n_points (N of the data set); nfe; shown (P,) grid indices drawn; nearest (index of the
-    final state's nearest training image) and its distance."""
-
-    config: ImageTrackConfig
-    sigmas: np.ndarray
-    states: np.ndarray
-    denoised: np.ndarray
-    entropy: np.ndarray
-    n_points: int
-    nfe: int
-    shown: np.ndarray
-    nearest: int
-    nearest_dist: float
-
-
-@cached
-def run_image_denoiser_track(cfg: ImageTrackConfig = ImageTrackConfig()) -> ImageTrackResult:
-    den = ideal_denoiser(cfg.data)
-    sig = sampling_grid(cfg.steps)
-    x_T = noise(den.d, 1, cfg.seed)
-    _, states, denoised = sample(den, x_T, sig, cfg.solver, return_trajectory=True)
-    D = np.concatenate([denoised[:, 0], den(states[-1], sig[-1])], axis=0)
-    ent = np.array([posterior_entropy(den, states[i], sig[i])[0] for i in range(sig.size)])
-    shown = np.array([int(np.argmin(np.abs(np.log(sig) - np.log(t)))) for t in cfg.shown])
-    idx, dist = nearest_point(den.data, states[-1])
-    return ImageTrackResult(cfg, sig, states[:, 0], D, ent, den.data.N, nfe(cfg.solver, sig),
-                            shown, int(idx[0]), float(dist[0]))
-
-
-def plot_image_denoiser_track(result: ImageTrackResult, ax=None):
-    """Rows: state (rescaled) and D(x_sigma, sigma) at the shown levels; below, the entropy.
-
-    ``ax``: optional single axes for the entropy curve only.
-    """
-    r, cfg = result, result.config
-    if ax is not None:
-        _plot_entropy(r, ax)
-        return ax.figure
-    side = _side(r.states)
-    P = r.shown.size
-    fig = plt.figure(figsize=(14, 6.4))
-    gs = fig.add_gridspec(3, P, height_ratios=[1, 1, 1.7], hspace=0.35)
-    for k, i in enumerate(r.shown):
-        a = fig.add_subplot(gs[0, k])
-        _show_images(a, (r.states[i] / np.sqrt(1.0 + r.sigmas[i] ** 2))[None], side, 1)
-        a.set_title(f"$\\sigma$={r.sigmas[i]:.3g}", fontsize=10)
-        if k == 0:
-            a.text(-0.15, 0.5, "state $x_\\sigma$\n(rescaled)", transform=a.transAxes,
-                   ha="right", va="center", fontsize=10)
-        a = fig.add_subplot(gs[1, k])
-        _show_images(a, r.denoised[i][None], side, 1)
-        if k == 0:
-            a.text(-0.15, 0.5, "$D(x_\\sigma, \\sigma)$", transform=a.transAxes, ha="right",
-                   va="center", fontsize=10)
-    _plot_entropy(r, fig.add_subplot(gs[2, :]))
-    fig.suptitle(f"Images become less and less averaged: $D(x_\\sigma, \\sigma)$ along one "
-                 f"trajectory ({LABELS[cfg.solver]}, {cfg.steps} steps, NFE {r.nfe}, "
-                 f"{r.n_points:,} 8x8 digits)", fontsize=12)
-    return fig
-
-
-def _plot_entropy(r, ax):
-    ax.plot(r.sigmas, r.entropy, "o-", ms=3, color="tab:purple",
-            label="posterior entropy $H(\\pi(x_\\sigma, \\sigma))$")
-    ax.plot(r.sigmas[r.shown], r.entropy[r.shown], "o", ms=8, mfc="none", color="k",
-            label="shown above")
-    ax.axhline(np.log(r.n_points), color="0.5", ls=":",
-               label=f"$\\ln {r.n_points}$: the average of all images")
-    ax.set_xscale("log")
-    ax.invert_xaxis()
-    ax.set_xlabel("noise level $\\sigma$ (sampling runs from 80 down to 0.002)")
-    ax.set_ylabel("entropy (nats)")
-    ax.set_ylim(-0.3, np.log(r.n_points) * 1.08)
-    ax.legend(loc="lower left", fontsize=9)
-
-

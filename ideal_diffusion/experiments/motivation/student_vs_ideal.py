@@ -1,78 +1,32 @@
-"""The denoiser student: a trained MLP D_theta against the ideal denoiser it approximates (slides
-"1. Towards ideal approximation / 1. Ideal diffusion model")."""
+"""The denoiser student against the ideal denoiser it approximates (slides "1. Towards ideal
+approximation / 1. Ideal diffusion model")."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from ...nn import TrainConfig
 from ...schedules import SIGMA_MAX
+from .. import _checks as check
 from .._cache import cached
 from ..common import (
     dataset,
     ideal_denoiser,
 )
+from . import denoiser_student
 from ._shared import (
     _figure,
 )
 
-# ----------------------------------------------------------------------------- student
-
 
 @dataclass(frozen=True)
-class DenoiserStudentConfig:
-    """A trained MLP denoiser D_theta (EDM loss) on a data set.
-
-    Attributes
-    ----------
-    data : str
-    train : TrainConfig
-    hidden, depth : int -- MLP size
-    wide_frac : float -- fraction of each batch with log-uniform sigma on [0.002, 80]
-        (EDM's log-normal barely reaches the large sigma where the averaging happens)
-    """
-
-    data: str = "clusters"
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=1500, progress=False))
-    hidden: int = 64
-    depth: int = 3
-    wide_frac: float = 0.25
-
-
-@dataclass(frozen=True, eq=False)
-class DenoiserStudentResult:
-    """Attributes: config; student (``student(x, sigma)`` is D_theta); history (loss/step)."""
-
-    config: DenoiserStudentConfig
-    student: object
-    history: np.ndarray
-
-
-@cached
-def run_denoiser_student(cfg: DenoiserStudentConfig = DenoiserStudentConfig()
-                         ) -> DenoiserStudentResult:
-    # ideal_diffusion.distill.denoiser_student.train_denoiser_student(data, train, *, hidden,
-    # depth, ..., wide_frac) -> DenoiserStudent (.model, .history, __call__(x, sigma))
-    from ...distill.denoiser_student import train_denoiser_student
-
-    st = train_denoiser_student(dataset(cfg.data), cfg.train, hidden=cfg.hidden,
-                                depth=cfg.depth, wide_frac=cfg.wide_frac)
-    return DenoiserStudentResult(cfg, st, np.asarray(st.history))
-
-
-
-# ----------------------------------------------------------------------------- student vs D
-
-
-@dataclass(frozen=True)
-class StudentVsIdealConfig:
+class Config:
     """The trained denoiser student against the ideal denoiser it approximates.
 
     Attributes
     ----------
-    student : DenoiserStudentConfig
+    student : denoiser_student.Config
     sigma_lo, sigma_hi : float -- range of the error curve (log-spaced)
     n_sigmas : int
     n_eval : int -- noisy data points per sigma
@@ -83,7 +37,7 @@ class StudentVsIdealConfig:
     band : (float, float) -- the sigma band the tests check
     """
 
-    student: DenoiserStudentConfig = DenoiserStudentConfig()
+    student: denoiser_student.Config = denoiser_student.Config()
     sigma_lo: float = 0.02
     sigma_hi: float = SIGMA_MAX
     n_sigmas: int = 25
@@ -94,15 +48,28 @@ class StudentVsIdealConfig:
     plane_seed: int = 2
     band: tuple = (0.05, 5.0)
 
+    def __post_init__(self):
+        check.instance(self, "student", denoiser_student.Config)
+        check.real(self, "sigma_lo", 0.0, lo_open=True)
+        check.real(self, "sigma_hi", self.sigma_lo, lo_open=True)
+        check.integer(self, "n_sigmas", 1)
+        check.integer(self, "n_eval", 1)
+        check.integer(self, "eval_seed", 0)
+        check.reals(self, "plane_sigmas", 0.0, lo_open=True)
+        check.integer(self, "n_plane", 1)
+        check.integer(self, "plane_seed", 0)
+        check.reals(self, "band", 0.0, lo_open=True, min_len=2, max_len=2)
+        check.require(self, self.band[0] < self.band[1], "band", "(lo, hi) with lo < hi")
+
 
 @dataclass(frozen=True, eq=False)
-class StudentVsIdealResult:
+class Result:
     """Attributes: config; steps (Adam steps trained); sigmas (S,); rms, median (S,)
     |D_theta - D| on noisy data; dist_mean_ideal, dist_mean_student (S,) mean distance of D
     and D_theta to the data mean; spread (mean |x0 - mean| of the data); points (N, 2);
     plane_ideal, plane_student (P, n_plane, 2)."""
 
-    config: StudentVsIdealConfig
+    config: Config
     steps: int
     sigmas: np.ndarray
     rms: np.ndarray
@@ -116,11 +83,10 @@ class StudentVsIdealResult:
 
 
 @cached
-def run_student_vs_ideal(cfg: StudentVsIdealConfig = StudentVsIdealConfig()
-                         ) -> StudentVsIdealResult:
+def run(cfg: Config = Config()) -> Result:
     from ...distill.denoiser_student import student_error_by_sigma
 
-    st = run_denoiser_student(cfg.student)
+    st = denoiser_student.run(cfg.student)
     data = dataset(cfg.student.data)
     D = ideal_denoiser(cfg.student.data)
     sigmas = np.geomspace(cfg.sigma_lo, cfg.sigma_hi, cfg.n_sigmas)
@@ -134,13 +100,14 @@ def run_student_vs_ideal(cfg: StudentVsIdealConfig = StudentVsIdealConfig()
         student.append(st.student(x, s))
     mean = data.weights @ data.points
     spread = float(data.weights @ np.linalg.norm(data.points - mean, axis=1))
-    return StudentVsIdealResult(cfg, int(st.history.size), sigmas, stats["rms"],
-                                stats["median"], stats["dist_mean_ideal"],
-                                stats["dist_mean_student"], spread, data.points.copy(),
-                                np.stack(ideal), np.stack(student))
+    return Result(
+        config=cfg, steps=int(st.history.size), sigmas=sigmas, rms=stats["rms"],
+        median=stats["median"], dist_mean_ideal=stats["dist_mean_ideal"],
+        dist_mean_student=stats["dist_mean_student"], spread=spread, points=data.points.copy(),
+        plane_ideal=np.stack(ideal), plane_student=np.stack(student))
 
 
-def plot_student_vs_ideal(result: StudentVsIdealResult, ax=None):
+def plot(result: Result, ax=None):
     """Three panels: |D_theta - D| vs sigma, distance to the data mean vs sigma, outputs."""
     cfg, r = result.config, result
     fig, axes = _figure(ax, 3, figsize=(15, 4.8))

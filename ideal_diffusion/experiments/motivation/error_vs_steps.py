@@ -1,6 +1,5 @@
-"""Curved trajectories (slide "1. DMs speed are limited!: "Diffusion has curved trajectories"")
-and what they cost: error vs NFE per solver, few-step Heun with the exact D vs a trained student
-(slide "1. Why Diffusion Models are slow? (low capacity? solver error?)")."""
+"""What curved trajectories cost: error vs NFE per solver, few-step Heun with the exact D vs a
+trained student (slide "1. Why Diffusion Models are slow? (low capacity? solver error?)")."""
 
 from __future__ import annotations
 
@@ -11,11 +10,18 @@ import numpy as np
 
 from ...data import DeltaMixture, GaussianMixture
 from ...denoiser import IdealDenoiser
-from ...geometry import chord_deviation, denoiser_drift, fit_order
+from ...geometry import fit_order
 from ...schedules import SIGMA_MAX, SIGMA_MIN, sampling_grid
 from ...solvers import nfe, sample
+from .. import _checks as check
 from .._cache import cached
-from ..common import dataset, ideal_denoiser, measure, noise, reference
+from ..common import (
+    ideal_denoiser,
+    measure,
+    noise,
+    reference,
+)
+from . import denoiser_student
 from ._shared import (
     COLORS,
     LABELS,
@@ -24,7 +30,6 @@ from ._shared import (
     _clipped,
     _figure,
 )
-from .student import DenoiserStudentConfig, run_denoiser_student
 
 
 def gaussian_path(x_T, sigma, mu, std, sigma_T: float = SIGMA_MAX) -> np.ndarray:
@@ -38,133 +43,8 @@ def gaussian_path(x_T, sigma, mu, std, sigma_T: float = SIGMA_MAX) -> np.ndarray
     return mu + (x_T - mu) * np.sqrt(std ** 2 + sigma ** 2) / np.sqrt(std ** 2 + sigma_T ** 2)
 
 
-
-
-# ----------------------------------------------------------------------------- curved paths
-
-
 @dataclass(frozen=True)
-class CurvedConfig:
-    """PF-ODE paths of a delta mixture, a single Gaussian and a single point.
-
-    Attributes
-    ----------
-    mixture : str -- data set of the mixture panel
-    gaussian_std : float -- std of the single Gaussian N(0, std^2 I)
-    point : (float, float) -- the single data point
-    steps : int -- solver steps of each path (80 -> 0.002)
-    solver : str
-    n_paths : int
-    seed : int
-    window : float -- half-width of the drawn window around the origin
-    """
-
-    mixture: str = "clusters"
-    gaussian_std: float = 0.5
-    point: tuple = (1.0, 0.0)
-    steps: int = 96
-    solver: str = "heun"
-    n_paths: int = 14
-    seed: int = 9
-    window: float = 2.6
-
-
-@dataclass(frozen=True, eq=False)
-class CurvedCase:
-    """One panel: title; centres (M, 2) the data points or the Gaussian's mean; states
-    (T, B, 2) along ``sigmas``; denoised (T, B, 2) = D(states, sigmas); chord (B,) and
-    chord_rel (B,) chord deviation (absolute, relative); drift (T, B) |D(x(sigma), sigma) -
-    x_end|."""
-
-    title: str
-    centres: np.ndarray
-    states: np.ndarray
-    denoised: np.ndarray
-    chord: np.ndarray
-    chord_rel: np.ndarray
-    drift: np.ndarray
-
-
-@dataclass(frozen=True, eq=False)
-class CurvedResult:
-    """Attributes: config; sigmas (T,); nfe; cases (mixture, Gaussian, point)."""
-
-    config: CurvedConfig
-    sigmas: np.ndarray
-    nfe: int
-    cases: tuple
-
-
-@cached
-def run_curved_trajectories(cfg: CurvedConfig = CurvedConfig()) -> CurvedResult:
-    sig = sampling_grid(cfg.steps)
-    x_T = noise(2, cfg.n_paths, cfg.seed)
-    gauss = GaussianMixture(np.zeros((1, 2)), cfg.gaussian_std ** 2)
-    cases = []
-    for title, data in ((f"{cfg.mixture}: {dataset(cfg.mixture).N} points (delta mixture)",
-                         dataset(cfg.mixture)),
-                        (f"single Gaussian $N(0, {cfg.gaussian_std:g}^2 I)$", gauss),
-                        ("single data point", DeltaMixture(np.array([cfg.point])))):
-        den = IdealDenoiser(data)
-        _, states, _ = sample(den, x_T, sig, cfg.solver, return_trajectory=True)
-        D = np.stack([den(states[i], sig[i]) for i in range(sig.size)])
-        centres = data.means if isinstance(data, GaussianMixture) else data.points
-        cases.append(CurvedCase(title, centres, states, D, chord_deviation(states),
-                                chord_deviation(states, relative=True),
-                                denoiser_drift(den, states, sig)))
-    return CurvedResult(cfg, sig, nfe(cfg.solver, sig), tuple(cases))
-
-
-def plot_curved_trajectories(result: CurvedResult, ax=None):
-    """Three path panels (mixture, Gaussian, point) and the denoiser drift along the path."""
-    cfg, r = result.config, result
-    fig, axes = _figure(ax, 4, figsize=(17, 4.9), gridspec_kw={"width_ratios": [1, 1, 1, 1.25]})
-    colors = plt.get_cmap("tab20")(np.arange(cfg.n_paths) % 20)
-    w = cfg.window
-    for a, case in zip(axes, r.cases):
-        for b in range(cfg.n_paths):
-            a.plot(case.states[:, b, 0], case.states[:, b, 1], color=colors[b], lw=1.6)
-            a.plot(case.denoised[:, b, 0], case.denoised[:, b, 1], color=colors[b], lw=1.0,
-                   ls="--")
-            a.plot(*case.states[-1, b], "o", color=colors[b], ms=4)
-        a.scatter(*case.centres.T, marker="x", s=50, color="k", lw=1.5, zorder=5)
-        a.set_xlim(-w, w)
-        a.set_ylim(-w, w)
-        a.set_aspect("equal")
-        a.set_xlabel("$x_1$")
-        a.set_title(case.title, fontsize=11)
-        _box(a, 0.02, 0.02, f"chord deviation: median {np.median(case.chord):.2g}\n"
-             f"(relative {np.median(case.chord_rel):.1e})\nmax drift $|D - x_{{end}}|$ = "
-             f"{case.drift.max():.2g}", va="bottom")
-        a.plot([], [], color="0.3", lw=1.6, label="path $x(\\sigma)$")
-        a.plot([], [], color="0.3", lw=1, ls="--", label="$D(x(\\sigma), \\sigma)$")
-        a.legend(loc="upper right", fontsize=8)
-        axes[3].plot(r.sigmas, np.median(case.drift, axis=1), lw=2, label=case.title)
-    axes[0].set_ylabel("$x_2$")
-    ad = axes[3]
-    ad.set_xscale("log")
-    ad.invert_xaxis()
-    ad.set_xlabel("noise level $\\sigma$ (80 $\\to$ 0.002)")
-    ad.set_ylabel("median drift $|D(x(\\sigma), \\sigma) - x_{end}|$")
-    ad.set_title("Denoiser drift along the path", fontsize=11)
-    ad.legend(fontsize=8, loc="upper right")
-    ad.text(0.98, 0.6, "single point: $D$ is the point all the way\n(straight line, constant "
-            "speed)\nGaussian: straight ray, $D$ moves", transform=ad.transAxes, ha="right",
-            fontsize=8.5)
-    if ax is None:
-        fig.suptitle(f"Diffusion has curved trajectories: {cfg.n_paths} PF-ODE paths from "
-                     f"$\\sigma$ = 80 to 0.002 ({LABELS[cfg.solver]}, {cfg.steps} steps, "
-                     f"NFE {r.nfe}; window $\\pm{w:g}$ around the data)", fontsize=12)
-        fig.tight_layout()
-    return fig
-
-
-
-# ----------------------------------------------------------------------------- error vs NFE
-
-
-@dataclass(frozen=True)
-class ErrorVsStepsConfig:
+class Config:
     """Error against the exact ODE state at sigma_min vs NFE: curvature, not speed.
 
     Three data sets separate the two: a single point (straight path at constant speed: every
@@ -200,7 +80,7 @@ class ErrorVsStepsConfig:
     fit_min_steps : int -- orders are fitted on n >= this
     y_clip : float -- errors above are drawn at the clip (with their values written)
     floor : float -- where the single point's errors (0 to rounding) are drawn
-    student : DenoiserStudentConfig -- the smooth D_theta run with Heun beside the exact D
+    student : denoiser_student.Config -- the smooth D_theta run with Heun beside the exact D
     student_steps : tuple of int
     """
 
@@ -216,17 +96,36 @@ class ErrorVsStepsConfig:
     fit_min_steps: int = 16
     y_clip: float = 100.0
     floor: float = 1e-6
-    student: DenoiserStudentConfig = DenoiserStudentConfig()
+    student: denoiser_student.Config = denoiser_student.Config()
     student_steps: tuple = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32)
+
+    def __post_init__(self):
+        check.integers(self, "steps", 1)
+        check.choices(self, "solvers", check.SOLVERS)
+        check.choice(self, "mixture", check.PLANE_SETS)
+        check.integer(self, "n_ref", 1)
+        check.integer(self, "ref_seed", 0)
+        check.real(self, "gaussian_std", 0.0, lo_open=True)
+        check.reals(self, "point", min_len=2, max_len=2)
+        check.integer(self, "n_noises", 1)
+        check.integer(self, "seed", 0)
+        check.integer(self, "fit_min_steps", 1)
+        check.require(self, len({n for n in self.steps if n >= self.fit_min_steps}) >= 2,
+                      "fit_min_steps", "at most the second largest of steps (orders are "
+                      "fitted on two or more step counts)")
+        check.real(self, "y_clip", 0.0, lo_open=True)
+        check.real(self, "floor", 0.0, lo_open=True)
+        check.instance(self, "student", denoiser_student.Config)
+        check.integers(self, "student_steps", 1)
 
 
 @dataclass(frozen=True, eq=False)
-class ErrorVsStepsResult:
+class Result:
     """Median |x_n - x_exact(sigma_min)| per solver (K) and step count (S).
 
     Attributes
     ----------
-    config : ErrorVsStepsConfig
+    config : Config
     nfe : (K, S) int
     point_err_max : (K, S) -- single point, the max over the noises (0 to rounding)
     gauss_err : (K, S) -- single Gaussian, median
@@ -242,7 +141,7 @@ class ErrorVsStepsResult:
     student_slope : (S2,) -- the same with the student
     """
 
-    config: ErrorVsStepsConfig
+    config: Config
     nfe: np.ndarray
     point_err_max: np.ndarray
     gauss_err: np.ndarray
@@ -267,7 +166,7 @@ def _last_corrector_slope(den, x_T, grid):
 
 
 @cached
-def run_error_vs_steps(cfg: ErrorVsStepsConfig = ErrorVsStepsConfig()) -> ErrorVsStepsResult:
+def run(cfg: Config = Config()) -> Result:
     ref = reference(cfg.mixture, cfg.n_ref, cfg.ref_seed)
     mix = ideal_denoiser(cfg.mixture)
     gauss = IdealDenoiser(GaussianMixture(np.zeros((1, 2)), cfg.gaussian_std ** 2))
@@ -293,7 +192,7 @@ def run_error_vs_steps(cfg: ErrorVsStepsConfig = ErrorVsStepsConfig()) -> ErrorV
     g_ord = np.array([-fit_order(st[fit], g_err[k, fit]) for k in range(K)])
     m_ord = np.array([-fit_order(st[fit], m_err[k, fit]) for k in range(K)])
 
-    student = run_denoiser_student(cfg.student).student
+    student = denoiser_student.run(cfg.student).student
     s_nfe, h_ex, h_st, h_g, slope_ex, slope_st = ([] for _ in range(6))
     for n in cfg.student_steps:
         grid = sampling_grid(n)
@@ -304,14 +203,17 @@ def run_error_vs_steps(cfg: ErrorVsStepsConfig = ErrorVsStepsConfig()) -> ErrorV
                                             axis=1)))
         slope_ex.append(_last_corrector_slope(mix, ref.x_T, grid))
         slope_st.append(_last_corrector_slope(student, ref.x_T, grid))
-    return ErrorVsStepsResult(cfg, n_fe, p_err, g_err, m_err, m_same, g_ord, m_ord,
-                              np.array(s_nfe), np.array(h_ex), np.array(h_st), np.array(h_g),
-                              np.array(slope_ex), np.array(slope_st))
+    return Result(
+        config=cfg, nfe=n_fe, point_err_max=p_err, gauss_err=g_err, mix_err=m_err, mix_same=m_same,
+        gauss_order=g_ord, mix_order=m_ord, student_nfe=np.array(s_nfe),
+        heun_exact_err=np.array(h_ex), heun_student_err=np.array(h_st),
+        heun_gauss_err=np.array(h_g), corrector_slope=np.array(slope_ex),
+        student_slope=np.array(slope_st))
 
 
 
 
-def plot_error_vs_steps(result: ErrorVsStepsResult, ax=None):
+def plot(result: Result, ax=None):
     """(a) Euler on the three data sets; (b) the mixture, every solver; (c) Heun: exact D vs
     the student. x: NFE. Errors above ``y_clip`` are drawn at the clip (open triangles) and
     their values written beside them.
@@ -386,5 +288,3 @@ def plot_error_vs_steps(result: ErrorVsStepsResult, ax=None):
                      f"{clip:g} drawn at the dashed line)", fontsize=12)
         fig.tight_layout()
     return fig
-
-
