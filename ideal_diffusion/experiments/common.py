@@ -210,7 +210,9 @@ class SummaryRow:
     vs_best_teacher_lo, vs_best_teacher_hi : float or None -- its 95% paired-bootstrap CI
         (held-out noises resampled, both medians recomputed)
     win_rate : float or None -- fraction of noises on which this row is closer than the baseline
-    n_noises : int or None -- held-out noises behind every column of the row
+    n_noises : int or None -- held-out noises behind the row's columns
+    n_optimum_noises : int or None -- when the optimum columns (method and training error)
+        use fewer noises than the rest (an expensive oracle), how many: the first ones
     samples, optimum_samples : (n, d) arrays or None -- the states at sigma_min behind the row
         and its exact optimum's, on the noises of :func:`reference` (not written to the CSV)
     """
@@ -234,6 +236,7 @@ class SummaryRow:
     vs_best_teacher_hi: float | None = None
     win_rate: float | None = None
     n_noises: int | None = None
+    n_optimum_noises: int | None = None
     samples: np.ndarray | None = field(default=None, repr=False, compare=False)
     optimum_samples: np.ndarray | None = field(default=None, repr=False, compare=False)
 

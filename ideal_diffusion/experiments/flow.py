@@ -128,6 +128,9 @@ class Result:
     edge_start_support : (2 n_edge,) bool -- the start t_max e lies in the support of p_t
     edge_start_lines : (2 n_edge,) int -- candidates with weight > 1e-3 at the start
     edge_outside : int -- v2 evaluations (rows) outside the support along the edge paths
+    student_samples : tuple of (n_ref, d) arrays -- the student's Euler-in-t samples, VE
+        coordinates, one per ``v2_steps`` entry
+    v2_samples : tuple of (n_eval, d) arrays -- Euler on v2, the same (first n_eval noises)
     """
 
     config: Config
@@ -171,6 +174,8 @@ class Result:
     edge_start_support: np.ndarray
     edge_start_lines: np.ndarray
     edge_outside: int
+    student_samples: tuple = ()
+    v2_samples: tuple = ()
 
 
 def _to_ve(x):
@@ -231,11 +236,13 @@ def run(cfg: Config = Config()) -> Result:
     def err(x, target):
         return np.linalg.norm(_to_ve(x) - target, axis=1)
 
-    ev2, est, este, e2s = [], [], [], []
+    ev2, est, este, e2s, xs_all, xv_all = [], [], [], [], [], []
     for n in cfg.v2_steps:
         g = uniform_t(int(n))
         xv = euler_t(v2, x0, g)
         xs = euler_t(res.student, x_start, g)
+        xs_all.append(_to_ve(xs))
+        xv_all.append(_to_ve(xv))
         ev2.append(float(np.median(err(xv, exact))))
         est.append(float(np.median(err(xs, ref.x_exact))))
         este.append(float(np.median(err(xs[:m], exact))))
@@ -260,6 +267,7 @@ def run(cfg: Config = Config()) -> Result:
         v2_steps=np.array(cfg.v2_steps), err_v2=np.array(ev2), err_student=np.array(est),
         err_student_eval=np.array(este), err_student_to_v2=np.array(e2s),
         v2_outside=v2.outside, teacher_evals_pairs=res.teacher_evals,
+        student_samples=tuple(xs_all), v2_samples=tuple(xv_all),
         v2_evals_per_call=float(per_call), train_seconds=secs, paths_1=path[:, :m],
         paths_v2=p2, paths_student=ps, edge_in=e_in, edge_out=e_out, edge_label=lab,
         edge_sep=np.linalg.norm(e_in - e_out, axis=1), edge_paths_v2=pe,
@@ -334,25 +342,31 @@ def summary_rows(result: Result) -> list[SummaryRow]:
 
     2-D sets only: for ``"digits"`` every v2 evaluation needs basin solves of up to 1,797
     candidates per point, far beyond the figure budget, so :func:`summary_config` gives None.
-    The student's ``err_median`` is over all reference noises; every number involving v2 over
-    the first ``n_eval`` (the notes say so).
+    The student row carries its samples of all ``n_ref`` reference noises (error, CI and
+    quality columns); its optimum (v2) columns are over the first ``n_eval`` of them, which
+    ``n_optimum_noises`` names. The oracle row is over those ``n_eval`` noises only; its
+    ``teacher_evals`` are the basin-solve evaluations its v2 calls cost per sample.
     """
     r = result
     c = r.config
     data = c.data
     rows = []
-    for n, ev, es, e2 in zip(r.v2_steps, r.err_v2, r.err_student, r.err_student_to_v2):
+    for j, (n, ev, e2) in enumerate(zip(r.v2_steps, r.err_v2, r.err_student_to_v2)):
         if n not in (1, 2, 4):
             continue
         pl = "s" if n > 1 else ""
+        xs = r.student_samples[j] if r.student_samples else None
         rows.append(SummaryRow(data, f"reflow student (Euler in t, {n} step{pl})", int(n),
-                               r.teacher_evals_pairs, float(es), float(ev), float(e2), np.nan,
-                               notes=f"{c.n_pairs} exact pairs (basin solves); err_median on "
-                                     f"{c.n_ref} noises, optimum (v2) and to-optimum on the "
-                                     f"first {c.n_eval}"))
+                               r.teacher_evals_pairs, float(r.err_student[j]), float(ev),
+                               float(e2), np.nan,
+                               notes=f"{c.n_pairs} exact pairs (basin solves); optimum (v2) "
+                                     f"columns on the first {c.n_eval} of {c.n_ref} noises",
+                               samples=xs, n_optimum_noises=int(c.n_eval)))
         rows.append(SummaryRow(data, f"Euler on the exact 2-rectified velocity ({n} step{pl})",
-                               int(n), 0, float(ev), float(ev), None, np.nan,
-                               notes=f"first {c.n_eval} of {c.n_ref} noises; an oracle: every "
-                                     f"v2 call runs basin solves (~{r.v2_evals_per_call:.0f} "
-                                     "teacher evals per sample per call)"))
+                               int(n), int(round(r.v2_evals_per_call * n)), float(ev),
+                               float(ev), None, np.nan,
+                               notes=f"an oracle, on the first {c.n_eval} of {c.n_ref} noises: "
+                                     f"its teacher evals are spent while sampling (basin "
+                                     f"solves, ~{r.v2_evals_per_call:.0f} per sample per call)",
+                               n_noises=int(c.n_eval), n_optimum_noises=int(c.n_eval)))
     return rows

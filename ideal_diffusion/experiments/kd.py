@@ -325,5 +325,6 @@ def summary_rows(result: Result) -> list:
             r.measure[k].same_basin,
             f"optimum: the teacher's {steps}-step map ({r.nfe_teacher[k]} evals/sample); "
             f"{cfg.n_pairs} pairs; MLP {cfg.hidden}x{cfg.depth}, {t.steps} steps x batch "
-            f"{t.batch}; {cfg.n_test} noises"))
+            f"{t.batch}; {cfg.n_test} noises",
+            samples=r.outputs[k], optimum_samples=r.optimum(k)))
     return rows

@@ -185,5 +185,6 @@ def summary_rows(result: Result) -> list:
             int(r.teacher_evals[j]), float(r.err[j]),
             float(r.err_oracle[j]), float(r.err_to_oracle[j]), float(r.same_basin[j]),
             f"MLP {c.hidden}x{c.depth} ({c.param}), {t.steps} steps x batch {t.batch}, "
-            f"mu {t.ema}; N={c.N} {c.solver} grid; {c.n_test} noises"))
+            f"mu {t.ema}; N={c.N} {c.solver} grid; {c.n_test} noises",
+            samples=r.runs[j].sample, optimum_samples=r.runs[j].sample_oracle))
     return rows

@@ -99,6 +99,7 @@ class Result:
     cd_teacher_evals: int
     train_seconds: float
     samples: tuple = ()
+    teacher_sample: np.ndarray | None = None
 
 
 @cached
@@ -141,7 +142,7 @@ def run(cfg: Config = Config()) -> Result:
                   teacher_err_exact=measure(teacher, ref).err_median,
                   teacher_evals=res.teacher_evals, student_evals=res.student_evals,
                   cd_err_exact=cd_exact, cd_err_optimum=cd_opt, cd_teacher_evals=cd_evals,
-                  train_seconds=secs, samples=tuple(samples))
+                  train_seconds=secs, samples=tuple(samples), teacher_sample=teacher)
 
 
 def plot(result: Result, ax=None):
@@ -182,12 +183,14 @@ def summary_rows(result: Result) -> list[SummaryRow]:
     r = result
     data = r.config.data
     rows = []
-    for n, ee, eo, sb in zip(r.nfe, r.err_exact, r.err_optimum, r.same_basin):
+    xs = r.samples if r.samples else (None,) * len(r.nfe)
+    for n, ee, eo, sb, x in zip(r.nfe, r.err_exact, r.err_optimum, r.same_basin, xs):
         if n in (1, 2, 4):
             name = f"progressive distillation ({n} DDIM step{'s' if n > 1 else ''})"
             rows.append(SummaryRow(data, name, int(n),
                                    r.teacher_evals, float(ee), r.teacher_err_exact, float(eo),
                                    float(sb),
                                    notes=f"plus {r.student_evals} previous-student evaluations; "
-                                         f"optimum: teacher {r.config.steps_teacher}-step Euler"))
+                                         f"optimum: teacher {r.config.steps_teacher}-step Euler",
+                                   samples=x, optimum_samples=r.teacher_sample))
     return rows

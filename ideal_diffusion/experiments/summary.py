@@ -146,6 +146,10 @@ def finish_rows(rows, n: int = 400, seed: int = 2024, n_boot: int = 2000) -> lis
             out.append(r)
             continue
         ref = reference(r.data, n, seed)
+        if r.samples.shape != ref.x_exact.shape:
+            raise ValueError(f"the samples of row {r.data!r}/{r.method!r} must be made from the "
+                             f"summary's {n} reference noises (shape {ref.x_exact.shape}), got "
+                             f"shape {r.samples.shape}")
         q = measure(r.samples, ref)
         fields = dict(err_median=q.err_median, same_basin=q.same_basin,
                       dist_to_data=q.dist_to_data_median,

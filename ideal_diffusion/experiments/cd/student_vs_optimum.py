@@ -250,4 +250,5 @@ def summary_rows(result: Result) -> list:
         cfg.data, "CD (1 step)", 1, r.teacher_evals, r.measure.err_median,
         r.measure_oracle.err_median, r.err_to_oracle, r.measure.same_basin,
         f"MLP {cfg.hidden}x{cfg.depth} ({cfg.param}), {t.steps} steps x batch {t.batch}, "
-        f"mu {t.ema}; N={cfg.N} {cfg.solver} grid; {cfg.n_test} noises")]
+        f"mu {t.ema}; N={cfg.N} {cfg.solver} grid; {cfg.n_test} noises",
+        samples=r.sample, optimum_samples=r.sample_oracle)]
