@@ -181,7 +181,8 @@ def plot(result: Result, axes=None):
         (s.label, s, s.samples) for s in result.samplers]
     vmax = display_range([x[:show] for _, _, x in rows])
     if axes is None:
-        fig, axes = plt.subplots(len(rows), 1, figsize=(2.6 + 0.95 * show, 1.1 * len(rows)))
+        fig, axes = plt.subplots(len(rows), 1, figsize=(4.4 + 0.95 * show, 1.15 * len(rows) + 1.2))
+        fig.subplots_adjust(left=0.2, right=0.8, top=0.86, bottom=0.16, hspace=0.25)
     else:
         fig = axes[0].figure
     cmap = plt.get_cmap("gray_r").copy()
@@ -200,13 +201,16 @@ def plot(result: Result, axes=None):
                     f"Frechet {s.frechet:.3g}\n"
                     f"{100 * s.quality.out_of_range:.0f}% px out of [-1, 1]",
                     transform=ax.transAxes, va="center", fontsize=8)
-    fig.colorbar(im, ax=list(axes), location="left", fraction=0.02, pad=0.28,
-                 label="pixel value (data: [-1, 1])")
+        else:
+            ax.text(1.01, 0.5, f"{100 * np.mean(np.abs(x) > 1):.0f}% px out of [-1, 1]",
+                    transform=ax.transAxes, va="center", fontsize=8)
+    cax = fig.add_axes((0.3, 0.075, 0.4, 0.018))
+    fig.colorbar(im, cax=cax, orientation="horizontal",
+                 label="pixel value (data: [-1, 1]; the scale covers every pixel drawn)")
     cfg = result.config
     kind = ("Gaussian mixture fitted to the digits: a generalising teacher"
             if cfg.data == "digits_gmm" else
             "the 1,797 digits as a delta mixture: a memorising teacher")
-    fig.suptitle(f"Ours, {cfg.K} steps vs Teacher, {cfg.teacher_steps} steps ({kind}); "
-                 f"states at $\\sigma_{{min}}$, the same {cfg.n} noises (first {show} shown)",
-                 fontsize=10)
+    fig.suptitle(f"Ours, {cfg.K} steps vs Teacher, {cfg.teacher_steps} steps\n{kind}; states at "
+                 f"$\\sigma_{{min}}$, the same {cfg.n} noises (first {show} shown)", fontsize=10)
     return fig
