@@ -41,7 +41,7 @@ from ..schedules import sampling_grid
 from ..solvers import nfe, sample
 from . import _checks as check
 from ._cache import cached
-from .common import Measurement, ideal_denoiser, measure, reference
+from .common import Measurement, ideal_denoiser, measure, out_of_range, reference
 from .students import CHECKPOINTED, student
 
 __all__ = ["Config", "Result", "Sampler", "plot", "run"]
@@ -202,7 +202,7 @@ def plot(result: Result, axes=None):
                     f"{100 * s.quality.out_of_range:.0f}% px out of [-1, 1]",
                     transform=ax.transAxes, va="center", fontsize=8)
         else:
-            ax.text(1.01, 0.5, f"{100 * np.mean(np.abs(x) > 1):.0f}% px out of [-1, 1]",
+            ax.text(1.01, 0.5, f"{100 * out_of_range(x):.0f}% px out of [-1, 1]",
                     transform=ax.transAxes, va="center", fontsize=8)
     cax = fig.add_axes((0.3, 0.075, 0.4, 0.018))
     fig.colorbar(im, cax=cax, orientation="horizontal",

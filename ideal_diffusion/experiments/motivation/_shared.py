@@ -6,6 +6,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
+from ..common import out_of_range
+
 COLORS = {"euler": "tab:blue", "heun": "tab:orange", "dpmpp_2m": "tab:green"}
 LABELS = {"euler": "Euler", "heun": "Heun", "dpmpp_2m": "DPM-Solver++(2M)"}
 NFE_RULE = {"euler": "NFE = n", "heun": "NFE = 2n", "dpmpp_2m": "NFE = n"}
@@ -38,14 +40,29 @@ def _mosaic(images: np.ndarray, size: int, cols: int) -> np.ndarray:
 
 
 def _show_images(ax, images, size, cols):
-    """Draw a mosaic of [-1, 1] images (clipped; -1 white background, +1 black ink)."""
+    """Draw a mosaic of images on a grey scale that covers every pixel: [-1, 1] (-1 white
+    background, +1 black ink) widened symmetrically when a pixel overshoots it, never clipped;
+    an overshooting panel says so (its scale and the fraction of pixels outside [-1, 1] by more
+    than :data:`~..common.PIXEL_TOL`).
+
+    Returns
+    -------
+    float -- the fraction of pixels outside [-1, 1]
+    """
+    images = np.asarray(images, dtype=np.float64)
     cmap = plt.get_cmap("gray_r").with_extremes(bad="white")
-    ax.imshow(_mosaic(np.clip(images, -1, 1), size, cols), cmap=cmap, vmin=-1, vmax=1,
+    v = max(1.0, float(np.ceil(np.abs(images).max() * 10.0) / 10.0))
+    ax.imshow(_mosaic(images, size, cols), cmap=cmap, vmin=-v, vmax=v,
               interpolation="nearest")
     ax.set_xticks([])
     ax.set_yticks([])
     for sp in ax.spines.values():
         sp.set_visible(False)
+    out = out_of_range(images)
+    if out > 0:
+        ax.text(0.5, -0.02, f"scale \u00b1{v:g}: {100 * out:.0f}% px outside [-1, 1]",
+                transform=ax.transAxes, ha="center", va="top", fontsize=7, color="tab:red")
+    return out
 
 
 def _box(ax, x, y, text, **kw):
