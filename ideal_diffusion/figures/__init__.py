@@ -26,6 +26,7 @@ NOTEBOOK_DPI = 80  # inline notebook images: keeps an executed notebook under 1 
 # Modules whose import registers figures, in gallery order. Later layers append theirs.
 FIGURE_MODULES = [
     "ideal_diffusion.figures.core",
+    "ideal_diffusion.figures.dpm",
     "ideal_diffusion.figures.students",
     "ideal_diffusion.figures.kd",
     "ideal_diffusion.figures.cd",
