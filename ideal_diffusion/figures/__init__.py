@@ -29,6 +29,7 @@ FIGURE_MODULES = [
     "ideal_diffusion.figures.dpm",
     "ideal_diffusion.figures.students",
     "ideal_diffusion.figures.kd",
+    "ideal_diffusion.figures.kd_data",
     "ideal_diffusion.figures.cd",
     "ideal_diffusion.figures.images",
     "ideal_diffusion.figures.flow",
