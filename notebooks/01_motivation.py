@@ -156,9 +156,9 @@ else:
         play(film.animate(film_res))
 
 pts = film_res.points
-mean_c = dataset("clusters").weights @ dataset("clusters").points
+mean_c = dataset(pts.data).weights @ dataset(pts.data).points
 first = np.median(np.linalg.norm(pts.denoised[0] - mean_c, axis=1))
-last = np.median(nearest_point(dataset("clusters"), pts.denoised[-1])[1])
+last = np.median(nearest_point(dataset(pts.data), pts.denoised[-1])[1])
 check("at sigma = 80 every guess D is the data mean; at sigma_min each is a data point",
       first < 0.05 and last < 1e-6, median_to_mean_at_80=first, median_to_data_at_min=last)
 print("frames at sigma =", ", ".join(f"{v:.3g}" for v in pts.sigmas))
@@ -508,15 +508,22 @@ say("With the exact $D$, one Heun step (NFE {n}) misses the ODE state by {e:.2g}
 # throws the sample *past* the data point by $c$ times the jump: **overshoot**, not blur.
 # A switch, `sample(..., "dpmpp_2m", last_first_order=True)`, makes the last step use $D_i$
 # alone (first order, same NFE; diffusers calls it `lower_order_final`). The experiment
-# measures both, with Euler, on the clusters and on the digits.
+# measures both, with Euler, on the clusters and on the digits (its figure is
+# `figures/dpm_overshoot.png`; here a table, to keep the notebook small).
 
 # %%
 dpm_cfg = dpm_overshoot.Config()  # try: replace(dpm_cfg, data=("ring",), steps=(2, 4, 8))
 if FAST:
     dpm_cfg = replace(dpm_cfg, data=dpm_cfg.data[:1], n=100)
-dpm_res = dpm_overshoot.run(dpm_cfg)
-dpm_overshoot.plot(dpm_res)
-plt.show()
+dpm_res = dpm_overshoot.run(dpm_cfg)  # the figure: figures/dpm_overshoot.png (dpm_overshoot.plot)
+for name, run_ in dpm_res.runs.items():  # a table keeps this notebook under 1 MiB
+    print(f"{name}: NFE | Euler | 2M | 2M, first-order last step (vs 2M, paired 95% CI) | "
+          "c | jump | overshoot")
+    for j, n in enumerate(dpm_cfg.steps):
+        sw = run_.switch[j]
+        print(f"  {n:2d} | {run_.err_euler[j]:.3g} | {run_.err_2m[j]:.3g} | "
+              f"{run_.err_last1[j]:.3g} ({sw.verdict}, [{sw.lo:+.3g}, {sw.hi:+.3g}]) | "
+              f"{run_.coef[j]:.2f} | {run_.jump[j]:.3g} | {run_.overshoot[j]:.3g}")
 
 for name, run_ in dpm_res.runs.items():
     k_bad = int(np.argmax(run_.err_2m - run_.err_euler))
@@ -575,15 +582,16 @@ say("Trained for {n} Adam steps, the student stays within a median {e:.3f} of $D
 
 # %%
 student = mot.run_denoiser_student(sv_cfg.student).student
-ref_c = reference("clusters", 100 if FAST else 400)
-mean_c = dataset("clusters").weights @ dataset("clusters").points
+den_s = ideal_denoiser(sv_cfg.student.data)  # the data set the student was trained on
+ref_c = reference(sv_cfg.student.data, 100 if FAST else 400)
+mean_c = den_s.data.weights @ den_s.data.points
 STUDENT_STEPS = (1, 2, 3, 5, 10, 30)
 rows = {}
 print(f"{'steps':>5} {'NFE':>4} | {'dist. to data: student':>22} {'ideal':>6} | "
       f"{'same point: student':>19} {'ideal':>6}")
 for n in STUDENT_STEPS:
     xs = sample(student, ref_c.x_T, sampling_grid(n), "euler")
-    xi = sample(den_c, ref_c.x_T, sampling_grid(n), "euler")
+    xi = sample(den_s, ref_c.x_T, sampling_grid(n), "euler")
     rows[n] = (xs, xi, measure(xs, ref_c), measure(xi, ref_c))
     ms, mi = rows[n][2], rows[n][3]
     print(f"{n:5d} {nfe('euler', sampling_grid(n)):4d} | {ms.dist_to_data_median:22.3f} "
@@ -592,7 +600,7 @@ for n in STUDENT_STEPS:
 fig, axes = plt.subplots(1, 3, figsize=(12, 4), sharex=True, sharey=True)
 for a, n in zip(axes, (1, 3, 30)):
     xs, xi = rows[n][:2]
-    a.scatter(*den_c.data.points.T, s=600 * den_c.data.weights, facecolor="none", edgecolor="k")
+    a.scatter(*den_s.data.points.T, s=600 * den_s.data.weights, facecolor="none", edgecolor="k")
     a.scatter(*xi.T, s=6, color="tab:blue", alpha=0.5, label="exact $D$")
     a.scatter(*xs.T, s=10, marker="x", color="tab:red", alpha=0.5, label="student $D_\\theta$")
     a.plot(*mean_c, "k+", ms=14, mew=2, label="data mean")

@@ -144,15 +144,16 @@ class Result:
             f"at {hi:,} pairs the {self.net_label(len(cfg.nets) - 1)} {b.verdict} the "
             f"{self.net_label(0)} (difference {b.diff:+.3g}, CI [{b.lo:+.3g}, {b.hi:+.3g}]).")
         for k in range(len(cfg.nets)):
-            j = next(i for i, c in enumerate(self.vs_most[k]) if c.verdict != "loses to")
-            if j == len(cfg.n_pairs) - 1:
-                parts.append(f"The {self.net_label(k)} keeps improving up to {hi:,} pairs.")
+            by = {v: [f"{n:,}" for n, c in zip(cfg.n_pairs[:-1], self.vs_most[k][:-1])
+                      if c.verdict == v] for v in ("loses to", "ties with", "beats")}
+            if not by["ties with"] and not by["beats"]:
+                parts.append(f"The {self.net_label(k)} keeps improving: with any fewer pairs "
+                             f"it loses to itself at {hi:,}.")
             else:
-                parts.append(
-                    f"The {self.net_label(k)} with {cfg.n_pairs[j]:,} pairs "
-                    f"({self.teacher_evals[j]:,} teacher evaluations) already "
-                    f"{self.vs_most[k][j].verdict} itself with {hi:,} "
-                    f"({self.teacher_evals[-1]:,}).")
+                said = "; ".join(f"with {', '.join(ns)} pairs it {v} itself at {hi:,}"
+                                 for v, ns in by.items() if ns)
+                parts.append(f"The {self.net_label(k)}: {said} (a pair costs {self.nfe} "
+                             "teacher evaluations).")
         parts.append("Every student's error is almost all training error (its distance to "
                      "the teacher map), not the teacher's own error."
                      if self.teacher_err < 0.1 * self.err.min() else
