@@ -59,7 +59,7 @@ FAST = os.environ.get("IDEAL_DIFFUSION_FAST") == "1"  # CI: smaller runs, same c
 
 # %matplotlib inline
 # %config InlineBackend.figure_format = 'png'
-notebook_style(dpi=60)  # the slide style, 60 dpi inline: keeps the notebook < 1 MiB
+notebook_style(dpi=54)  # the slide style, 54 dpi inline: keeps the notebook < 1 MiB
 print(f"FAST = {FAST}; sampler grid for 3 steps: {np.round(sampling_grid(3), 4)}")
 
 # %% [markdown]
