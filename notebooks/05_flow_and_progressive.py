@@ -200,10 +200,11 @@ say("Starts at most {d:.0e} apart: from inside the edge the exact $v_2$ path is 
     "line (chord deviation at most {ci:.1e}). From outside, the start lies in a gap of the "
     "support, where $v_2$ is undefined and the code takes the untruncated weights: the first "
     "Euler step heads for an average of the {N} candidates (first-step angle at least {ao:.2f} "
-    "rad) and the path runs straight once it meets a line. That bend is the first step's: its "
-    "chord deviation falls from {c0:.2g} at {k0} steps to {c1:.2g} at {k1}, so a fine enough "
-    "grid follows a straight line from outside too. The student, a smooth network, cannot jump "
-    "between bundles and bends a little everywhere (median {cs:.3f}).",
+    "rad) and the path runs straight once it meets a line. The bend shrinks with the step: its "
+    "chord deviation falls from {c0:.2g} at {k0} steps to {c1:.2g} at {k1} ({f:.0f} times "
+    "smaller), so the bend seen with few steps is mostly the first Euler step's, not a "
+    "property of $v_2$. The student, a smooth network, cannot jump between bundles and bends a "
+    "little everywhere (median {cs:.3f}).", f=edge_chords[0] / edge_chords[-1],
     d=FLOW.edge_delta, ci=res.edge_chord[:n].max(), N=len(points),
     ao=res.edge_angle[n:].min(), c0=edge_chords[0], k0=EDGE_STEPS[0], c1=edge_chords[-1],
     k1=EDGE_STEPS[-1], cs=res.chord_student)
@@ -404,9 +405,9 @@ k_near, u_near = near(t_karras), near(t_uni)
 say("Near the data of {name} ($\\sigma$ below its median nearest-neighbour spacing {sp:.3g}, "
     "i.e. $t$ < {tn:.3g}): the Karras grid spends **{k}** of its 8 steps there, the uniform "
     "$t$ grid **{u}**. So {who} spends more steps near the data; the Karras grid's last values "
-    "are {a:.3f}, {b:.3f}, {c:.3f}, the uniform grid's {ua:.3f}, {ub:.3f}, {uc:.3f}. (Below "
-    "$t = 0.5$, i.e. $\\sigma < 1$: Karras {k5}, uniform {u5}: in $t$ the Karras grid also "
-    "spends steps near the noise end, where $t$ barely moves.)", name=DATA, sp=nn_spacing,
+    "are {a:.3f}, {b:.3f}, {c:.3f}, the uniform grid's {ua:.3f}, {ub:.3f}, {uc:.3f}. (A "
+    "coarser cut gives another count: steps ending below $t = 0.5$, i.e. $\\sigma < 1$: Karras "
+    "{k5}, uniform {u5}.)", name=DATA, sp=nn_spacing,
     tn=t_near, k=k_near, u=u_near,
     who=("the Karras grid" if k_near > u_near else "the uniform grid" if u_near > k_near
          else "neither grid"),
