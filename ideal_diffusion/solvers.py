@@ -17,13 +17,15 @@ output must have exactly the shape of ``x`` and be finite; it is used in ``x``'s
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy.integrate import solve_ivp
 
 from .schedules import _real
 
 __all__ = ["sample", "sample_steps", "euler_step", "heun_step", "dpmpp_2m_step", "solve_ode",
-           "nfe", "SOLVERS"]
+           "nfe", "SOLVERS", "ZeroEndWarning"]
 
 SOLVERS = ("euler", "heun", "dpmpp_2m")
 
@@ -270,7 +272,7 @@ def nfe(solver: str, sigmas) -> int:
     return n
 
 
-def sample_steps(denoiser, x_T, sigmas, solver: str = "heun"):
+def sample_steps(denoiser, x_T, sigmas, solver: str = "heun", last_first_order: bool = False):
     """Step through a **descending** grid, yielding after each step (a generator).
 
     Parameters
@@ -279,6 +281,8 @@ def sample_steps(denoiser, x_T, sigmas, solver: str = "heun"):
     x_T : (B, d) array, the state at ``sigmas[0]``
     sigmas : (n + 1,) array, strictly descending, > 0 except possibly a final 0
     solver : {"euler", "heun", "dpmpp_2m"}
+    last_first_order : bool
+        ``dpmpp_2m`` only: the last step drops the multistep correction (see :func:`sample`).
 
     Yields
     ------
@@ -296,13 +300,41 @@ def sample_steps(denoiser, x_T, sigmas, solver: str = "heun"):
     solver = _check_solver(solver)
     s = _check_grid(sigmas)
     x = _check_x(x_T)
-    return _steps(denoiser, x, s, _STEPS[solver])
+    _check_last(last_first_order, solver)
+    _warn_zero(s)
+    return _steps(denoiser, x, s, _STEPS[solver], last_first_order)
 
 
-def _steps(denoiser, x, s, step):
+def _check_last(last_first_order, solver: str) -> None:
+    if not isinstance(last_first_order, (bool, np.bool_)):
+        raise TypeError(f"last_first_order must be a bool, got {last_first_order!r}")
+    if last_first_order and solver != "dpmpp_2m":
+        raise ValueError(f"last_first_order=True applies to solver 'dpmpp_2m' only, got "
+                         f"{solver!r} (Euler is first-order already; Heun's last step to a "
+                         "trailing 0 is Euler)")
+
+
+class ZeroEndWarning(UserWarning):
+    """A sampler grid ends at sigma = 0: its sample is snapped onto the sigma -> 0 limit."""
+
+
+def _warn_zero(s: np.ndarray) -> None:
+    if s[-1] == 0:
+        warnings.warn(
+            "the sigma grid ends at 0: the last step returns D(x, sigma_{n-1}), for a delta "
+            "mixture (nearly) the nearest data point, which hides how far the sample was from "
+            "the data. The project's samples stop at sigma_min: use sampling_grid(n) or "
+            "karras_sigmas(n, append_zero=False); for the limit itself call "
+            "IdealDenoiser.nearest_point. (Silence with warnings.simplefilter('ignore', "
+            "ZeroEndWarning) when the step to 0 is meant.)", ZeroEndWarning, stacklevel=3)
+
+
+def _steps(denoiser, x, s, step, last_first_order: bool = False):
     D_prev, s_prev = None, None
     for i in range(s.size - 1):
         s_cur, s_next = float(s[i]), float(s[i + 1])  # Python floats keep float32 float32
+        if last_first_order and i == s.size - 2:
+            D_prev, s_prev = None, None  # the last step uses D alone (first order)
         try:
             x, D = step(denoiser, x, s_cur, s_next, s_prev, D_prev)
         except (ValueError, TypeError, FloatingPointError) as e:
@@ -311,7 +343,8 @@ def _steps(denoiser, x, s, step):
         yield x, D
 
 
-def sample(denoiser, x_T, sigmas, solver: str = "heun", return_trajectory: bool = False):
+def sample(denoiser, x_T, sigmas, solver: str = "heun", return_trajectory: bool = False,
+           last_first_order: bool = False):
     """Integrate the PF-ODE from ``sigmas[0]`` to ``sigmas[-1]`` with a fixed-step solver.
 
     ``euler``: x <- x + (s' - s) (x - D(x, s)) / s (:func:`euler_step`).
@@ -321,6 +354,17 @@ def sample(denoiser, x_T, sigmas, solver: str = "heun", return_trajectory: bool 
     (:func:`heun_step`).
     ``dpmpp_2m``: DPM-Solver++(2M) (Lu et al. 2022, Algorithm 2) in EDM's sigma
     parameterisation, as in k-diffusion (:func:`dpmpp_2m_step`). NFE = n.
+    With ``last_first_order=True`` its last step uses D alone (the DPM-Solver++(1) / DDIM
+    step, as diffusers' ``lower_order_final``): few-step grids end with a long step in
+    log sigma on which the extrapolated D_2 = D + (D - D_prev)/(2r) overshoots when the
+    exact D jumps between data points late (``experiments.dpm_overshoot``). NFE unchanged.
+
+    A grid ending at **sigma = 0** raises a :class:`ZeroEndWarning`: the step to 0 returns
+    D(x, sigma_{n-1}), for a delta mixture (nearly) the nearest data point, so such a sample
+    says nothing about how close the sampler came to the data. We warn rather than drop the
+    trailing 0 from :func:`karras_sigmas`' default because that function reproduces EDM's
+    ``t_steps`` (which end at 0), and a changed default would silently give existing calls
+    one step fewer.
 
     Parameters
     ----------
@@ -333,6 +377,8 @@ def sample(denoiser, x_T, sigmas, solver: str = "heun", return_trajectory: bool 
     solver : {"euler", "heun", "dpmpp_2m"}
     return_trajectory : bool
         Also return the states and denoiser outputs along the way.
+    last_first_order : bool
+        ``dpmpp_2m`` only (a ValueError for the others): make the last step first-order.
 
     Returns
     -------
@@ -354,17 +400,20 @@ def sample(denoiser, x_T, sigmas, solver: str = "heun", return_trajectory: bool 
     solver = _check_solver(solver)
     s = _check_grid(sigmas)
     x = _check_x(x_T).copy()
+    _check_last(last_first_order, solver)
+    _warn_zero(s)
     n = s.size - 1
+    step = _STEPS[solver]
     if not return_trajectory:
         x_n = x
-        for x_n, _ in _steps(denoiser, x, s, _STEPS[solver]):  # noqa: B007 (the last state)
+        for x_n, _ in _steps(denoiser, x, s, step, last_first_order):  # noqa: B007 (last)
             pass
         return x_n
     states = np.empty((n + 1,) + x.shape, dtype=x.dtype)
     denoised = np.empty((n,) + x.shape, dtype=x.dtype)
     states[0] = x
     x_n = x
-    for i, (x_n, D) in enumerate(_steps(denoiser, x, s, _STEPS[solver])):
+    for i, (x_n, D) in enumerate(_steps(denoiser, x, s, step, last_first_order)):
         states[i + 1], denoised[i] = x_n, D
     return x_n, states, denoised
 

@@ -46,8 +46,8 @@ from scipy.special import softmax
 
 from ideal_diffusion import IdealDenoiser, nfe, sample, two_points
 from ideal_diffusion.experiments import animation as film
+from ideal_diffusion.experiments import dpm_overshoot, teachers
 from ideal_diffusion.experiments import motivation as mot
-from ideal_diffusion.experiments import teachers
 from ideal_diffusion.experiments.common import dataset, ideal_denoiser, measure, noise, reference
 from ideal_diffusion.figures import notebook_style
 from ideal_diffusion.figures.notebook import check, explore, play, say
@@ -59,7 +59,7 @@ FAST = os.environ.get("IDEAL_DIFFUSION_FAST") == "1"  # CI: smaller runs, same c
 
 # %matplotlib inline
 # %config InlineBackend.figure_format = 'png'
-notebook_style(dpi=60)  # the slide style, 60 dpi inline: keeps the notebook < 1 MiB
+notebook_style(dpi=54)  # the slide style, 54 dpi inline: keeps the notebook < 1 MiB
 print(f"FAST = {FAST}; sampler grid for 3 steps: {np.round(sampling_grid(3), 4)}")
 
 # %% [markdown]
@@ -156,9 +156,9 @@ else:
         play(film.plot(film_res))
 
 pts = film_res.points
-mean_c = dataset("clusters").weights @ dataset("clusters").points
+mean_c = dataset(pts.data).weights @ dataset(pts.data).points
 first = np.median(np.linalg.norm(pts.denoised[0] - mean_c, axis=1))
-last = np.median(nearest_point(dataset("clusters"), pts.denoised[-1])[1])
+last = np.median(nearest_point(dataset(pts.data), pts.denoised[-1])[1])
 check("at sigma = 80 every guess D is the data mean; at sigma_min each is a data point",
       first < 0.05 and last < 1e-6, median_to_mean_at_80=first, median_to_data_at_min=last)
 print("frames at sigma =", ", ".join(f"{v:.3g}" for v in pts.sigmas))
@@ -458,8 +458,9 @@ say("The {name} paths leave their chord by a median {c:.3g}: small against the c
 # step. On a 1-step grid that end is $\sigma_{\min} = 0.002$, reached by one predictor step
 # from 80 that leaves $x'$ near an average of the data. There the exact $D$ is nearly
 # discontinuous: $D(x', 0.002)$ is, to many digits, the nearest data point, so the corrector
-# slope $(x' - D(x', \sigma))/\sigma$ is about *distance / 0.002*, and the trapezoid multiplies
-# it by the whole step $\approx 80$. A smooth denoiser (the trained student, or a single
+# slope $(x' - D(x', \sigma))/\sigma$ is about *distance / 0.002*, and the trapezoid
+# $x + h\,(d + d')/2$ multiplies it by **half** the step, $h/2 = (\sigma_{\min} -
+# \sigma_{\max})/2$ (printed below). A smooth denoiser (the trained student, or a single
 # Gaussian) has a slope of order 1 there, and the same grid gives a poor but bounded result.
 
 # %%
@@ -475,7 +476,7 @@ plt.show()
 ke, kh = err_cfg.solvers.index("euler"), err_cfg.solvers.index("heun")
 check("single point: every step count is exact (straight line, constant speed)",
       err_res.point_err_max[ke].max() < 1e-9, max_err=err_res.point_err_max[ke].max())
-check("Euler is order ~1, Heun ~2 (clusters, fitted at n >= 16)",
+check(f"Euler is order ~1, Heun ~2 ({err_cfg.mixture}, fitted at n >= {err_cfg.fit_min_steps})",
       0.7 < err_res.mix_order[ke] < 1.6 and err_res.mix_order[kh] > 1.7,
       euler=err_res.mix_order[ke], heun=err_res.mix_order[kh])
 check("1-step Heun: the exact D's corrector slope is ~distance/0.002; the student's is O(1)",
@@ -484,10 +485,67 @@ check("1-step Heun: the exact D's corrector slope is ~distance/0.002; the studen
 check("so 1-step Heun blows up with the exact D, not with the smooth student",
       err_res.heun_exact_err[0] > 100 * err_res.heun_student_err[0],
       err_exact=err_res.heun_exact_err[0], err_student=err_res.heun_student_err[0])
+half_step = abs(SIGMA_MIN - SIGMA_MAX) / 2  # the trapezoid's weight of the corrector slope
 say("With the exact $D$, one Heun step (NFE {n}) misses the ODE state by {e:.2g}: the slope "
-    "{sl:.0f} times a step of about 80. With enough steps Heun's order pays off "
-    "(fitted {o:.2f} on the clusters).", n=err_res.student_nfe[0], e=err_res.heun_exact_err[0],
-    sl=err_res.corrector_slope[0], o=err_res.mix_order[kh])
+    "{sl:.0f} times half the step, {hh:.0f}, is {prod:.2g}. With enough steps Heun's order "
+    "pays off (fitted {o:.2f} on the {name}).", n=err_res.student_nfe[0],
+    e=err_res.heun_exact_err[0], sl=err_res.corrector_slope[0], hh=half_step,
+    prod=err_res.corrector_slope[0] * half_step, o=err_res.mix_order[kh], name=err_cfg.mixture)
+
+# %% [markdown]
+# ### 1.8b Few-step DPM-Solver++(2M): an extrapolation of a jump
+#
+# Panel (b) shows DPM-Solver++(2M), second order at 1 NFE per step, *behind* Euler at a few
+# steps. Its step from $\sigma_i$ to $\sigma_{i+1}$ uses an **extrapolated** denoiser
+# value: with $h_i = \ln\sigma_i - \ln\sigma_{i+1}$,
+# $$x_{i+1} = \tfrac{\sigma_{i+1}}{\sigma_i} x_i + \Big(1 - \tfrac{\sigma_{i+1}}{\sigma_i}\Big)
+# \hat D, \qquad \hat D = (1 + c)\,D_i - c\,D_{i-1}, \quad c = \frac{h_i}{2 h_{i-1}},$$
+# a straight-line extrapolation of $D$ in $\ln\sigma$: exact when $D$ changes smoothly. On a
+# few-step grid the last step to $\sigma_{\min}$ is the longest in $\ln\sigma$, and
+# $\sigma_{\min}/\sigma_{n-1}$ is tiny, so the sample is almost $\hat D$. But the exact $D$
+# of a delta mixture **jumps** late (sections 1.4, 1.6): between the last two evaluations it
+# moves from an average, or from one data point, to one data point. Extrapolating the jump
+# throws the sample *past* the data point by $c$ times the jump: **overshoot**, not blur.
+# A switch, `sample(..., "dpmpp_2m", last_first_order=True)`, makes the last step use $D_i$
+# alone (first order, same NFE; diffusers calls it `lower_order_final`). The experiment
+# measures both, with Euler, on the clusters and on the digits (its figure is
+# `figures/dpm_overshoot.png`; here a table, to keep the notebook small).
+
+# %%
+dpm_cfg = dpm_overshoot.Config()  # try: replace(dpm_cfg, data=("ring",), steps=(2, 4, 8))
+if FAST:
+    dpm_cfg = replace(dpm_cfg, data=dpm_cfg.data[:1], n=100)
+dpm_res = dpm_overshoot.run(dpm_cfg)  # the figure: figures/dpm_overshoot.png (dpm_overshoot.plot)
+for name, run_ in dpm_res.runs.items():  # a table keeps this notebook under 1 MiB
+    print(f"{name}: NFE | Euler | 2M | 2M, first-order last step (vs 2M, paired 95% CI) | "
+          "c | jump | overshoot")
+    for j, n in enumerate(dpm_cfg.steps):
+        sw = run_.switch[j]
+        print(f"  {n:2d} | {run_.err_euler[j]:.3g} | {run_.err_2m[j]:.3g} | "
+              f"{run_.err_last1[j]:.3g} ({sw.verdict}, [{sw.lo:+.3g}, {sw.hi:+.3g}]) | "
+              f"{run_.coef[j]:.2f} | {run_.jump[j]:.3g} | {run_.overshoot[j]:.3g}")
+
+for name, run_ in dpm_res.runs.items():
+    k_bad = int(np.argmax(run_.err_2m - run_.err_euler))
+    n_bad = dpm_cfg.steps[k_bad]
+    check(f"{name}: at NFE {n_bad} plain 2M is farther from the exact state than Euler",
+          run_.err_2m[k_bad] > run_.err_euler[k_bad], dpm_2m=run_.err_2m[k_bad],
+          euler=run_.err_euler[k_bad])
+    q2, q1 = run_.quality_2m[k_bad], run_.quality_last1[k_bad]
+    check(f"{name}, NFE {n_bad}: D changes its nearest data point between the last two "
+          "evaluations for most noises, and the extrapolation ends farther from the data",
+          run_.jump_basin[k_bad] > 0.5 and q2.dist_to_data_median > q1.dist_to_data_median,
+          changed=run_.jump_basin[k_bad], to_data_2m=q2.dist_to_data_median,
+          to_data_first_order_last=q1.dist_to_data_median)
+    better = [n for n, c in zip(dpm_cfg.steps, run_.switch) if c.verdict == "beats"]
+    check(f"{name}: the first-order last step beats plain 2M (paired 95% CI) at NFE {better}",
+          len(better) > 0, n_beats=len(better), of=len(dpm_cfg.steps))
+    say(dpm_res.explain(name))
+    if dpm_cfg.steps[0] == 2:
+        say("At NFE 2 the switch leaves no second-order step at all: it *is* Euler "
+            "({e:.3g} against plain 2M's {m:.3g} on {name}), so there the comparison is "
+            "Euler against one extrapolated step.", e=run_.err_last1[0], m=run_.err_2m[0],
+            name=name)
 
 # %% [markdown]
 # ## 1.9 Is the averaging a lack of capacity? The denoiser student
@@ -527,15 +585,16 @@ say("Trained for {n} Adam steps, the student stays within a median {e:.3f} of $D
 
 # %%
 student = mot.denoiser_student.run(sv_cfg.student).student
-ref_c = reference("clusters", 100 if FAST else 400)
-mean_c = dataset("clusters").weights @ dataset("clusters").points
+den_s = ideal_denoiser(sv_cfg.student.data)  # the data set the student was trained on
+ref_c = reference(sv_cfg.student.data, 100 if FAST else 400)
+mean_c = den_s.data.weights @ den_s.data.points
 STUDENT_STEPS = (1, 2, 3, 5, 10, 30)
 rows = {}
 print(f"{'steps':>5} {'NFE':>4} | {'dist. to data: student':>22} {'ideal':>6} | "
       f"{'same point: student':>19} {'ideal':>6}")
 for n in STUDENT_STEPS:
     xs = sample(student, ref_c.x_T, sampling_grid(n), "euler")
-    xi = sample(den_c, ref_c.x_T, sampling_grid(n), "euler")
+    xi = sample(den_s, ref_c.x_T, sampling_grid(n), "euler")
     rows[n] = (xs, xi, measure(xs, ref_c), measure(xi, ref_c))
     ms, mi = rows[n][2], rows[n][3]
     print(f"{n:5d} {nfe('euler', sampling_grid(n)):4d} | {ms.dist_to_data_median:22.3f} "
@@ -544,7 +603,7 @@ for n in STUDENT_STEPS:
 fig, axes = plt.subplots(1, 3, figsize=(12, 4), sharex=True, sharey=True)
 for a, n in zip(axes, (1, 3, 30)):
     xs, xi = rows[n][:2]
-    a.scatter(*den_c.data.points.T, s=600 * den_c.data.weights, facecolor="none", edgecolor="k")
+    a.scatter(*den_s.data.points.T, s=600 * den_s.data.weights, facecolor="none", edgecolor="k")
     a.scatter(*xi.T, s=6, color="tab:blue", alpha=0.5, label="exact $D$")
     a.scatter(*xs.T, s=10, marker="x", color="tab:red", alpha=0.5, label="student $D_\\theta$")
     a.plot(*mean_c, "k+", ms=14, mew=2, label="data mean")
@@ -591,10 +650,10 @@ print("1. averaged optimum:   predicting the nearest data point costs "
 print(f"   a trained student:  1-step samples {s1.dist_to_data_median:.3f} from the data "
       f"(exact D: {i1.dist_to_data_median:.3f}) -- the averaging is learned, not a defect")
 print(f"2. curved paths:       median chord deviation {np.median(mix.chord):.3f} "
-      f"(clusters) vs {np.median(point_case.chord):.1e} (single point)")
+      f"({curved_cfg.mixture}) vs {np.median(point_case.chord):.1e} (single point)")
 print("3. discretisation:     digits, Euler, median distance to a training image: "
       + ", ".join(f"{n} steps {blur[n]:.3f}" for n in sorted(blur) if n in (3, 5, 7, 30)))
-print("                       fitted orders on the clusters: "
+print(f"                       fitted orders on the {err_cfg.mixture}: "
       + ", ".join(f"{mot.LABELS[s]} {o:.2f}" for s, o in zip(err_cfg.solvers, err_res.mix_order)))
 
 # %% [markdown]
@@ -656,15 +715,16 @@ say("On the clusters, **{b}** reaches 90% at the fewest evaluations (NFE {c}). O
 # Solution 2 (click to expand)
 
 # %% tags=["solution"] jupyter={"source_hidden": true}
-# log(pi2/pi1) = 2 x / sigma^2 for points at -1, +1, so pi2 = 0.9 at x* = sigma^2 ln(9) / 2
-pair = IdealDenoiser(two_points())  # x^1 = (-1, 0), x^2 = (+1, 0)
+# log(pi2/pi1) = L x / sigma^2 for points at -L/2, +L/2, so pi2 = 0.9 at x* = sigma^2 ln(9) / L
+L = two_cfg.distance
+pair = IdealDenoiser(two_points(L))  # x^1 = (-L/2, 0), x^2 = (+L/2, 0)
 for s in (2.0, 1.0, 0.5, 0.1, 0.01):
-    x_star = s ** 2 * np.log(9) / 2
+    x_star = s ** 2 * np.log(9) / L
     weights = pair.posterior(np.array([[x_star, 0.0]]), s)[0]
     r = mot.two_delta_averaging.run(replace(two_cfg, weight=0.9, sigma_star=s, sigmas=(s,)))
     print(f"sigma = {s:5g}: x* = {x_star:.6f} (experiment: {r.x_star:.6f}), "
           f"weights {weights[0]:.4f} / {weights[1]:.4f}")
-check("exercise 2: at x* = sigma^2 ln(9)/2 the weights are 0.1 / 0.9; x* -> 0 as sigma -> 0",
+check(f"exercise 2: at x* = sigma^2 ln(9)/{L:g} the weights are 0.1 / 0.9; x* -> 0 as sigma -> 0",
       np.allclose(weights, [0.1, 0.9], atol=1e-12) and abs(r.x_star - x_star) < 1e-12
       and x_star < 1e-3, x_star_at_smallest_sigma=x_star)
 say("As $\\sigma \\to 0$ the 0.1 / 0.9 point moves to the midpoint: the weights switch from "

@@ -59,6 +59,10 @@ def _mc(x, t, rho, n, rng):
 
 
 def test_v2_matches_monte_carlo_and_the_truncation_matters():
+    """A weak check of the closed form, stated for what it is: each tested x lies on exactly
+    one coupled line, so v2(x, t) = eps - Z there pointwise and the Monte Carlo average over a
+    small ball only adds its own noise. What it does test is that the basin truncation
+    matters: the untruncated weights are rejected by many standard errors."""
     rng = np.random.default_rng(1)
     ts = np.array([0.3, 0.6, 0.9])
     eps0, Z0, _ = reflow_pairs(ORACLE, 3, rng)

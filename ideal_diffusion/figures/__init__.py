@@ -64,9 +64,9 @@ def register(name: str, slide: str, animated: bool = False):
 def load_all() -> dict[str, FigureSpec]:
     """Import every figure module and return the filled registry, in gallery order (module
     order below, then registration order within a module)."""
-    from . import cd, core, film, flow, images, kd, students
+    from . import cd, core, dpm, film, flow, images, kd, kd_data, students
 
-    gallery = (core, students, kd, cd, images, flow, film)
+    gallery = (core, dpm, students, kd, kd_data, cd, images, flow, film)
     rank = {m.__name__: i for i, m in enumerate(gallery)}
     specs = sorted(REGISTRY.values(), key=lambda s: rank.get(s.make.__module__, len(rank)))
     REGISTRY.clear()

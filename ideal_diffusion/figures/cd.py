@@ -15,9 +15,11 @@ from ideal_diffusion.figures import register
 
 
 @register("cd_student_vs_optimum",
-          "3. What about optimal solution? ('again a mixture? NO!'): a CD student "
-          "approaches the exact CD optimum (the teacher chained to s_1), not the average; "
-          "the CT target is a mixture")
+          "3. What about optimal solution? ('again a mixture? NO!'): the CD student's "
+          "distance to the exact CD optimum (the teacher chained to s_1) per noise level, "
+          "beside the average's and the data's nearest-neighbour spacing (the title says "
+          "at which levels the student is closer than that spacing); the CT target is a "
+          "mixture")
 def cd_student_vs_optimum():
     return student_vs_optimum.plot(student_vs_optimum.run(student_vs_optimum.Config()))
 

@@ -206,7 +206,13 @@ def plot(result: Result, ax=None):
     a1.text(s[0], r.spacing * 1.12, "nearest-neighbour spacing of the data", fontsize=8)
     a1.set_xlabel(r"noise level $\sigma$ (grid value)")
     a1.set_ylabel(r"median $|f(x, \sigma) - f^*(x, \sigma)|$")
-    a1.set_title(r"Distance to the exact CD optimum $f^*$ (held-out $x$)")
+    near = r.err_student < r.spacing  # closer to f* than neighbouring data points are apart
+    worst = int(np.argmax(r.err_student))
+    where = ("at every level" if near.all() else "at no level" if not near.any() else
+             "only at $\\sigma$ = " + ", ".join(f"{v:.2g}" for v in s[near]))
+    a1.set_title(f"Distance to the exact CD optimum $f^*$ (held-out $x$): the student is closer "
+                 f"than the data's\nspacing ({r.spacing:.2g}) {where}; at $\\sigma$ = "
+                 f"{s[worst]:.2g} it is {r.err_student[worst]:.2g} away", fontsize=9)
     a1.set_ylim(1e-3, 5)
     a1.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize=8, ncol=1)
     h = r.student.history

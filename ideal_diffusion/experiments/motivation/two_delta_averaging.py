@@ -117,11 +117,13 @@ def plot(result: Result, ax=None):
                   f"$\\sigma$ = {cfg.sigma_star:g}")
     a2.axhline(cfg.weight, color="crimson", lw=0.6, ls=":")
     a2.set_ylabel("posterior weight $\\pi_2$ of $x^2$  ($\\pi_1 = 1 - \\pi_2$)")
-    a2.set_title("Posterior weights (log-odds linear in $x$: $2x/\\sigma^2$)")
+    L = r.x2 - r.x1
+    a2.set_title(f"Posterior weights (log-odds linear in $x$: ${L:g}x/\\sigma^2$)")
     a2.legend(fontsize=8, loc="upper left")
     if ax is None:
         fig.suptitle(f"Two deltas: $f$ = $(x^1+x^2)/2$ at equal distance; $f$ = ${w1:g}x^1 + "
-                     f"{w2:g}x^2$ at $x$ = $\\sigma^2 \\ln({w2:g}/{w1:g})/2$ = {r.x_star:.4f} "
+                     f"{w2:g}x^2$ at $x$ = $\\sigma^2 \\ln({w2:g}/{w1:g})/{r.x2 - r.x1:g}$ = "
+                     f"{r.x_star:.4f} "
                      f"($\\sigma$ = {cfg.sigma_star:g})", fontsize=12)
         fig.tight_layout()
     return fig
