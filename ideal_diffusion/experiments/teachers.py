@@ -281,6 +281,6 @@ def plot(result: Result, fig=None):
     fig.colorbar(im, ax=axes, location="bottom", fraction=0.04, pad=0.04, aspect=40,
                  label="pixel value (data: [-1, 1])")
     fig.suptitle("Memorising vs generalising teacher of the same digits, the same noises: "
-                 f"at {k} steps the memoriser lands sharp on a (often wrong) training image, the "
-                 "generaliser's Euler samples blur", fontsize=11)
+                 f"{k} Euler steps land sharp on a (often wrong) training image of the memoriser "
+                 "and blur the generaliser's new digits", fontsize=11)
     return fig
