@@ -448,8 +448,8 @@ def rows_of_this_notebook():
     rows = summary.teacher_rows(DATA, n=MB.cd.n_test, seed=MB.cd.test_seed)
     rows += mbcd.summary_rows(res)  # K = 1 is the CD row
     rows = summary.finish_rows(rows, n=MB.cd.n_test, seed=MB.cd.test_seed)  # CIs, quality
-    return summary.SummaryResult(summary.Config(datasets=(DATA,), n=MB.cd.n_test,
-                                                seed=MB.cd.test_seed), tuple(rows))
+    return summary.SummaryResult(config=summary.Config(datasets=(DATA,), n=MB.cd.n_test,
+                                                       seed=MB.cd.test_seed), rows=tuple(rows))
 
 
 if FAST:

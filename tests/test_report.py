@@ -49,7 +49,7 @@ def test_headline_says_beats_only_when_the_ci_excludes_zero():
 
 
 def test_markdown_and_files(tmp_path):
-    res = SummaryResult(Config(datasets=("toy",)), _rows())
+    res = SummaryResult(config=Config(datasets=("clusters",)), rows=_rows())
     printed = []
     md, csv_path = report.write_report(tmp_path / "out", result=res, echo=printed.append)
     text = md.read_text()

@@ -37,10 +37,11 @@ from ..metrics import frechet_distance, paired_bootstrap
 from ..schedules import sampling_grid
 from ..solvers import nfe as count_nfe
 from ..solvers import sample
+from . import _checks as check
 from . import flow, kd, mbcd, progressive
 from ._cache import cached
 from .cd import student_vs_optimum
-from .common import SummaryRow, ideal_denoiser, measure, reference
+from .common import DATASETS, SummaryRow, ideal_denoiser, measure, reference
 from .students import CHECKPOINTED, student
 
 __all__ = ["Config", "SummaryResult", "finish_rows", "plot", "run", "student_rows",
@@ -64,6 +65,14 @@ class Config:
     n: int = 400
     seed: int = 2024
     n_boot: int = 2000
+
+    def __post_init__(self):
+        check.choices(self, "datasets", DATASETS)
+        check.integers(self, "nfes", 1)
+        check.integer(self, "teacher_steps", 1)
+        check.integer(self, "n", 2)
+        check.integer(self, "seed", 0)
+        check.integer(self, "n_boot", 100)
 
 
 @dataclass(frozen=True)
@@ -191,7 +200,7 @@ def run(cfg: Config = Config()) -> SummaryResult:
         rows += teacher_rows(data, cfg.nfes, cfg.teacher_steps, cfg.n, cfg.seed)
         rows += (student_rows(data, cfg.n, cfg.seed) if data in CHECKPOINT_DATA
                  else _module_rows(data))
-    return SummaryResult(cfg, tuple(finish_rows(rows, cfg.n, cfg.seed, cfg.n_boot)))
+    return SummaryResult(config=cfg, rows=tuple(finish_rows(rows, cfg.n, cfg.seed, cfg.n_boot)))
 
 
 CLIP = 20.0  # errors above this are drawn at it (few-step Heun with the exact D), annotated
