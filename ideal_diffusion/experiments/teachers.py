@@ -123,8 +123,13 @@ class TeacherRun:
 
 @dataclass(frozen=True, eq=False)
 class Result:
+    """Attributes: config; runs (data name -> :class:`TeacherRun`); data_spacing (the median
+    distance from a training digit to its nearest other training digit: the scale against
+    which "new image" is judged)."""
+
     config: Config
     runs: dict  # data -> TeacherRun
+    data_spacing: float
 
     def explain(self) -> str:
         """The section's argument, with every number taken from this result."""
@@ -150,7 +155,8 @@ class Result:
             f"{g.spread_at(m.collapse_sigma):.2g} (the memorising teacher's: "
             f"{m.spread_at(m.collapse_sigma):.2g}): D keeps averaging inside a component, and the "
             f"exact ODE ends on new images ({g.exact.dist_to_data_median:.2g} from the nearest "
-            f"training image, against {m.exact.dist_to_data_median:.2g} for the memoriser). A "
+            f"training image, against {m.exact.dist_to_data_median:.2g} for the memoriser and "
+            f"{self.data_spacing:.2g} between a training image and its nearest neighbour). A "
             f"{k}-step Euler sample {_blur_word(ge.detail)} (detail {ge.detail:.2f} of the exact "
             f"samples') with median error {ge.err_median:.3g}; DPM-Solver++(2M)'s second-order "
             f"correction {_blur_word(gd.detail)} (detail {gd.detail:.2f}) with median error "
@@ -201,7 +207,13 @@ def run(cfg: Config = Config()) -> Result:
             runs[data] = TeacherRun(data=data, sigmas=sigmas, eff_components=eff, spread=spread,
                                     x_exact=ref.x_exact, exact=measure(ref.x_exact, ref),
                                     samples=samples, quality=quality)
-    return Result(config=cfg, runs=runs)
+    pts = dataset("digits").points
+    gram = pts @ pts.T
+    sq = np.diag(gram)
+    d2 = sq[:, None] + sq[None, :] - 2.0 * gram
+    np.fill_diagonal(d2, np.inf)
+    spacing = float(np.median(np.sqrt(np.clip(d2.min(axis=1), 0.0, None))))
+    return Result(config=cfg, runs=runs, data_spacing=spacing)
 
 
 def _strip(images, size=8, gap=1):
@@ -271,7 +283,8 @@ def plot(result: Result, fig=None):
         ax.set_ylabel(label.replace(": ", ":\n"), rotation=0, ha="right", va="center",
                       fontsize=8)
         if q is None:
-            txt = f"{r.exact.dist_to_data_median:.2g} to nearest\ntraining image"
+            txt = (f"{r.exact.dist_to_data_median:.2g} to nearest\ntraining image (data's "
+                   f"own\nspacing {result.data_spacing:.2g})")
         elif r.data == "digits":
             txt = (f"err {q.err_median:.2g}, same image {100 * q.same_basin:.0f}%\n"
                    f"{q.dist_to_data_median:.2g} to nearest training image")
