@@ -266,9 +266,10 @@ t_few, s_few = r.measure_teacher["few"], r.measure["few"]
 check("the cheap teacher's student follows its teacher, not the exact ODE",
       r.err_to_optimum["few"] < 0.5 * s_few.err_median,
       to_teacher=r.err_to_optimum["few"], to_exact=s_few.err_median)
-check("a better teacher gives a better student",
-      r.measure["many"].err_median < s_few.err_median,
-      many=r.measure["many"].err_median, few=s_few.err_median)
+teach_cmp = paired_bootstrap(r.measure["many"].errors, s_few.errors)  # many minus few
+check("the many-step teacher's student beats the few-step teacher's (paired 95% CI below 0)",
+      teach_cmp.verdict == "beats", many=r.measure["many"].err_median, few=s_few.err_median,
+      ci_lo=teach_cmp.lo, ci_hi=teach_cmp.hi)
 say("The {name} teacher (NFE {nfe}) is a median **{t_err:.3f}** from the exact state; its "
     "one-step student is **{s_err:.3f}** from it but only **{follow:.3f}** from its teacher: it "
     "learned the teacher's map, errors included. The student of the {name2} teacher is "
@@ -392,9 +393,12 @@ say("This run: the good teacher's data set cost **{many:,}** teacher evaluations
 # %% tags=["solution"] jupyter={"source_hidden": true}
 # Exercise 1: Euler 6 vs Heun 3 at NFE 6 per pair
 e6, h3 = distil("euler", 6), distil("heun", 3)
-check("at NFE 6 the Euler teacher beats the Heun teacher, and so does its student",
-      e6[2].err_median < h3[2].err_median and e6[3].err_median < h3[3].err_median,
-      euler_student=e6[3].err_median, heun_student=h3[3].err_median)
+t_cmp = paired_bootstrap(e6[2].errors, h3[2].errors)  # Euler minus Heun, per noise
+s_cmp = paired_bootstrap(e6[3].errors, h3[3].errors)
+check("at NFE 6 the Euler teacher beats the Heun teacher, and so does its student (paired 95% "
+      "CIs below 0)", t_cmp.verdict == "beats" and s_cmp.verdict == "beats",
+      teacher_ci=(round(t_cmp.lo, 4), round(t_cmp.hi, 4)),
+      student_ci=(round(s_cmp.lo, 4), round(s_cmp.hi, 4)))
 for (solver, steps), (_, _, m_t, m_s, _, pairs) in ((("euler", 6), e6), (("heun", 3), h3)):
     print(f"{solver} {steps} (NFE {pairs.nfe_per_sample}): teacher {m_t.err_median:.3f}, "
           f"student {m_s.err_median:.3f} from the exact state")

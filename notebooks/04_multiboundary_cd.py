@@ -532,10 +532,10 @@ dig = [r for r in losers if r.data == "digits"]
 if dig:
     spec = digit_spec(4, "digits")
     say("**Why students of the memorising digit teacher do not beat the plain teacher.** "
-        "{names}: each is far from its "
-        "own exact optimum (training error {tr}) while that optimum is far better than any "
-        "plain teacher at the same NFE (method error {me}). The method is fine; the network is "
-        "not: an MLP of {h} × {dp} trained for {st} steps has to learn a map from 64-D noise "
+        "{names}: each is far from its own exact optimum (training error {tr}) while that "
+        "optimum is far closer to the exact ODE than any plain teacher at the same NFE (method "
+        "error {me}). The method is fine; the network is not: an MLP of {h} × {dp} trained "
+        "for {st} steps has to learn a map from 64-D noise "
         "to {n:,} distinct images, and the K-jump map is as sharp as the data is detailed.",
         names=", ".join(r.method for r in dig),
         tr=", ".join(f"{r.err_to_optimum_median:.3g}" for r in dig),

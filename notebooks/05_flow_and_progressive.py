@@ -50,6 +50,7 @@ from ideal_diffusion.experiments import progressive as pd_exp
 from ideal_diffusion.figures import notebook_style
 from ideal_diffusion.figures.notebook import check, explore, say
 from ideal_diffusion.geometry import chord_deviation
+from ideal_diffusion.metrics import paired_bootstrap
 from ideal_diffusion.nn import TrainConfig
 from ideal_diffusion.schedules import SIGMA_MAX, sampling_grid
 from ideal_diffusion.solvers import sample
@@ -242,13 +243,18 @@ check("the students' gap is training, not method: err vs optimum > optimum vs ex
       pres.err_optimum.min() > pres.teacher_err_exact, min_training=pres.err_optimum.min(),
       method=pres.teacher_err_exact)
 if pres.cd_err_optimum is not None:
-    better = "PD" if pres.err_optimum[-1] < pres.cd_err_optimum else "CD"
+    to_opt = lambda x: np.linalg.norm(x - pres.teacher_sample, axis=1)  # noqa: E731
+    pd_cd = paired_bootstrap(to_opt(pres.samples[-1]), to_opt(pres.cd_sample))  # PD minus CD
+    b = ("PD is closer" if pd_cd.verdict == "beats" else "CD is closer"
+         if pd_cd.verdict == "loses to" else "neither is closer (the paired 95% CI contains 0)")
     say("**PD vs CD at equal ideal-teacher evaluations ({e:,}).** Both have the same exact "
         "one-step optimum here (the teacher's {N}-step Euler map). The one-step PD student is "
-        "{p:.3g} from it, the one-step CD student {c:.3g}: **{b}** is closer at this budget. PD "
+        "{p:.3g} from it, the one-step CD student {c:.3g} (median difference {d:.3g}, paired "
+        "95% CI [{lo:.3g}, {hi:.3g}]): **{b}** at this budget. PD "
         "also spent {s:,} evaluations of its own earlier students, and stacked {K} rounds of "
         "training error; CD distils the whole chain in one loss.", e=pres.teacher_evals,
-        N=PD.steps_teacher, p=pres.err_optimum[-1], c=pres.cd_err_optimum, b=better,
+        N=PD.steps_teacher, p=pres.err_optimum[-1], c=pres.cd_err_optimum, b=b, d=pd_cd.diff,
+        lo=pd_cd.lo, hi=pd_cd.hi,
         s=pres.student_evals, K=K)
 
 # %% [markdown]

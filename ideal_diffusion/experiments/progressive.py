@@ -100,6 +100,7 @@ class Result:
     train_seconds: float
     samples: tuple = ()
     teacher_sample: np.ndarray | None = None
+    cd_sample: np.ndarray | None = None
 
 
 @cached
@@ -126,7 +127,7 @@ def run(cfg: Config = Config()) -> Result:
             (cfg.n_step_test, data.d))
         se.append(float(np.median(np.linalg.norm(
             model(xs, lev) - PDOracle(D, S, k)(xs, lev), axis=1))))
-    cd_exact = cd_opt = None
+    cd_exact = cd_opt = cd_x = None
     cd_evals = 0
     if cfg.cd_contrast:
         # Euler CD: 1 ideal-teacher evaluation per sample, so 2x PD round 1's batch
@@ -137,12 +138,14 @@ def run(cfg: Config = Config()) -> Result:
         cd_exact = measure(x, ref).err_median
         cd_opt = float(np.median(np.linalg.norm(x - teacher, axis=1)))
         cd_evals = cd.teacher_evals
+        cd_x = x
     return Result(config=cfg, nfe=np.array(nfe), err_exact=np.array(ee),
                   err_optimum=np.array(eo), step_err=np.array(se), same_basin=np.array(sb),
                   teacher_err_exact=measure(teacher, ref).err_median,
                   teacher_evals=res.teacher_evals, student_evals=res.student_evals,
                   cd_err_exact=cd_exact, cd_err_optimum=cd_opt, cd_teacher_evals=cd_evals,
-                  train_seconds=secs, samples=tuple(samples), teacher_sample=teacher)
+                  train_seconds=secs, samples=tuple(samples), teacher_sample=teacher,
+                  cd_sample=cd_x)
 
 
 def plot(result: Result, ax=None):
