@@ -368,9 +368,7 @@ class IdealDenoiser:
         s = _as_sigma(sigma, x.shape[0], allow_zero=False)
         s3 = s[:, None, None]
         if not self.is_delta:
-            cov = self._gmm(x, s, want_cov=True)[2]
-            with np.errstate(over="ignore"):
-                return _finite(cov / s3 / s3, x_in.dtype, "jacobian", s)
+            return _finite(self._gmm(x, s, want_jac=True)[2], x_in.dtype, "jacobian", s)
         D = self._D(x, s)
         p = self.posterior(x, s)
         y = self.data.points
@@ -540,41 +538,68 @@ class IdealDenoiser:
 
     # ------------------------------------------------------------------ Gaussian mixture
 
-    def _gmm(self, x, s, want_cov=False):
-        """Gaussian-mixture D, responsibilities, (optionally) Cov[x0|x], log density.
+    def _gmm(self, x, s, want_jac=False):
+        """Gaussian-mixture D, responsibilities, (optionally) dD/dx, log density.
 
         Component k: D_k = mu_k + Sigma_k (Sigma_k + s^2 I)^-1 (x - mu_k), which in the
         eigenbasis Sigma_k = U diag(lam) U^T is mu_k + U diag(lam / (lam + s^2)) U^T (x - mu_k);
         its responsibility is w_k N(x | mu_k, Sigma_k + s^2 I), normalised in log space.
+
+        sigma^2 is never formed where an eigenvalue is 0 (it underflows below ~1e-154): there
+        log(lam + s^2) = 2 log s and z^2 / (lam + s^2) = (z / s)^2. Where those quadratic terms
+        overflow in every component of a row, the responsibilities are their s -> 0 limit: the
+        components nearest along their zero-variance directions, ties split by the remaining
+        factors (the delta-mixture limit when every covariance is 0).
+        dD/dx = sum_k r_k U diag(lam / (lam + s^2)) U^T + sum_k r_k (D_k - D)(D_k - D)^T / s^2.
         """
         g = self.data
         xd = x.astype(np.float64)
-        s2 = (s * s)[:, None]  # (B, 1)
         if np.any(s == 0) and np.any(g.eigvals == 0):
             raise ValueError("sigma must be > 0 for a Gaussian mixture with a singular covariance")
+        sc = s[:, None]  # (B, 1)
+        s2 = sc * sc  # may underflow to 0; used only where lam > 0
         B, K = xd.shape[0], g.K
-        logr = np.empty((B, K))
+        rest = np.empty((B, K))  # log w_k - log det / 2 - the quadratic form on lam > 0
+        quad0 = np.empty((B, K))  # the quadratic form on lam = 0, (z / s)^2 (may be inf)
+        near0 = np.empty((B, K))  # sum of z^2 on lam = 0 (the s -> 0 distance)
         Dk = np.empty((K, B, self.d))
-        Ck = [] if want_cov else None
-        for k in range(K):
-            lam, U = g.eigvals[k], g.eigvecs[k]
-            z = (xd - g.means[k]) @ U  # coordinates in the eigenbasis, (B, d)
-            var = lam[None, :] + s2  # eigenvalues of Sigma_k + s^2 I
-            logr[:, k] = (np.log(g.weights[k]) - 0.5 * np.log(var).sum(axis=1)
-                          - 0.5 * (z * z / var).sum(axis=1))
-            Dk[k] = g.means[k] + (lam / var * z) @ U.T
-            if want_cov:
-                # posterior covariance of the component: U diag(lam s^2 / (lam + s^2)) U^T
-                Ck.append(np.einsum("ij,bj,kj->bik", U, lam * s2 / var, U))
-        m = logr.max(axis=1, keepdims=True)
-        r = np.exp(logr - m)
-        tot = r.sum(axis=1, keepdims=True)
-        r /= tot
-        logp = (m + np.log(tot))[:, 0] - 0.5 * self.d * np.log(2 * np.pi)
+        Jk = [] if want_jac else None
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            logs = np.log(sc)
+            for k in range(K):
+                lam, U = g.eigvals[k], g.eigvecs[k]
+                pos = lam > 0
+                z = (xd - g.means[k]) @ U  # coordinates in the eigenbasis, (B, d)
+                var = lam[pos][None, :] + s2  # eigenvalues of Sigma_k + s^2 I where lam > 0
+                zp, z0 = z[:, pos], z[:, ~pos]
+                rest[:, k] = (np.log(g.weights[k]) - 0.5 * np.log(var).sum(axis=1)
+                              - (~pos).sum() * logs[:, 0] - 0.5 * (zp * zp / var).sum(axis=1))
+                q = z0 / sc
+                quad0[:, k] = 0.5 * (q * q).sum(axis=1)
+                near0[:, k] = (z0 * z0).sum(axis=1)
+                shrink = np.zeros((B, self.d))
+                shrink[:, pos] = lam[pos] / var  # lam / (lam + s^2), 0 where lam = 0
+                Dk[k] = g.means[k] + (shrink * z) @ U.T
+                if want_jac:
+                    Jk.append(np.einsum("ij,bj,kj->bik", U, shrink, U))
+            logr = rest - quad0
+            m = logr.max(axis=1, keepdims=True)
+            lim = ~np.isfinite(m[:, 0])
+            if np.any(lim):  # every component's (z / s)^2 overflowed: the s -> 0 limit
+                nr = near0[lim]
+                tied = nr == nr.min(axis=1, keepdims=True)
+                logr[lim] = np.where(tied, rest[lim], -np.inf)
+                m[lim] = logr[lim].max(axis=1, keepdims=True)
+            r = np.exp(logr - m)
+            tot = r.sum(axis=1, keepdims=True)
+            r /= tot
+            logp = (m + np.log(tot))[:, 0] - 0.5 * self.d * np.log(2 * np.pi)
+            logp[lim] = -np.inf  # log p_sigma(x) is below the float64 range there
         D = np.einsum("bk,kbd->bd", r, Dk)
-        cov = None
-        if want_cov:
-            diff = Dk - D[None]  # (K, B, d)
-            cov = sum(r[:, k, None, None] * (Ck[k] + diff[k][:, :, None] * diff[k][:, None, :])
-                      for k in range(K))
-        return D, r, cov, logp
+        jac = None
+        if want_jac:
+            with np.errstate(over="ignore", invalid="ignore"):
+                diff = (Dk - D[None]) / sc[None]  # (K, B, d), (D_k - D) / s
+                jac = sum(r[:, k, None, None] * (Jk[k] + diff[k][:, :, None] * diff[k][:, None, :])
+                          for k in range(K))
+        return D, r, jac, logp

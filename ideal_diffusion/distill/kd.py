@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import _validate as _v
 from ..data import as_rng
 from ..nn import EMA, MLP, Adam, EDMPrecond, Model, TrainConfig, blas_threads, fit
 from ..solvers import nfe, sample
@@ -126,13 +127,15 @@ def collect_pairs(denoiser, x_T, sigmas, solver: str = "heun") -> KDPairs:
 
     Raises
     ------
+    TypeError
+        If ``x_T`` or ``sigmas`` is not a real array (complex, strings, None).
     ValueError
         On a bad grid, solver or x_T (from :func:`~ideal_diffusion.solvers.sample`).
     """
-    s = np.asarray(sigmas, dtype=np.float64)
+    s = _v.real_array(sigmas, "sigmas", finite=False)
+    x_T = _v.states(x_T, "x_T")
     per = nfe(solver, s)
     counter = CountingDenoiser(denoiser)
-    x_T = np.asarray(x_T, dtype=np.float64)
     target = sample(counter, x_T, s, solver)
     if counter.evals != x_T.shape[0] * per:  # the formula and the count must agree
         raise RuntimeError(f"counted {counter.evals} evaluations, expected {x_T.shape[0] * per}")

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _validate as _v
 from ..denoiser import IdealDenoiser
 from ..schedules import karras_sigmas
 from ..solvers import euler_step, heun_step, sample
@@ -290,8 +291,21 @@ def consistency_optimum(denoiser, x, sigma, grid, solver: str = "heun",
     Returns
     -------
     f_star : (B, d) array
+
+    Raises
+    ------
+    TypeError
+        If ``x`` or ``sigma`` is not real (None, strings, complex).
+    ValueError
+        If ``x`` is not a finite (B, d) array, ``sigma`` neither a scalar nor a (B,) array of
+        grid values, or on a bad grid or solver.
     """
-    return teacher_chain(denoiser, x, sigma, lower_boundary(grid, boundaries, sigma), grid, solver)
+    x = _v.states(x, "x")
+    s = _v.real_array(sigma, "sigma")
+    if s.ndim > 1 or (s.ndim == 1 and s.shape != (x.shape[0],)):
+        raise ValueError(f"sigma must be a scalar or have shape ({x.shape[0]},), got shape "
+                         f"{s.shape}")
+    return teacher_chain(denoiser, x, s, lower_boundary(grid, boundaries, s), grid, solver)
 
 
 class ConsistencyOracle:

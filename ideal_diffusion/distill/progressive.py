@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import _validate as _v
 from ..nn import MLP, Adam, EDMPrecond, Model, TrainConfig, fit
 
 __all__ = ["PDOracle", "PDResult", "ddim_step", "pd_sample", "pd_target", "round_grid",
@@ -56,7 +57,7 @@ __all__ = ["PDOracle", "PDResult", "ddim_step", "pd_sample", "pd_target", "round
 
 
 def _check_grid(sigmas) -> np.ndarray:
-    s = np.asarray(sigmas, dtype=np.float64)
+    s = _v.real_array(sigmas, "sigmas", finite=False)
     if s.ndim != 1 or s.size < 2 or not np.all(np.isfinite(s)) or np.any(s <= 0):
         raise ValueError("sigmas must be a 1-D grid of >= 2 finite values > 0 (no trailing 0)")
     if np.any(np.diff(s) >= 0):
@@ -139,6 +140,8 @@ class PDOracle:
     """
 
     def __init__(self, denoiser, sigmas, k: int):
+        if not callable(denoiser):
+            raise TypeError(f"denoiser must be callable D(x, sigma), got {type(denoiser).__name__}")
         self.sigmas = _check_grid(sigmas)
         self.grid = round_grid(self.sigmas, k)
         self.k = int(k)
@@ -146,22 +149,37 @@ class PDOracle:
         self.prev = None if k == 0 else PDOracle(denoiser, sigmas, k - 1)
 
     def __call__(self, x, sigma):
-        x = np.asarray(x, dtype=np.float64)
+        x = _v.states(x, "x")
+        s = _v.sigma_levels(sigma, x.shape[0], "sigma")
+        return self._f(x, s)
+
+    def _f(self, x, s):
         if self.k == 0:
-            return self.denoiser(x, sigma)
-        s = np.broadcast_to(np.asarray(sigma, dtype=np.float64), (x.shape[0],))
-        return two_step_target(self.prev, x, s, self.prev.grid)
+            return _v.model_output(self.denoiser(x, s), x.shape, "the denoiser in PDOracle")
+        return two_step_target(self.prev._f, x, s, self.prev.grid)
 
 
 def pd_sample(f, x_T, sigmas) -> np.ndarray:
     """DDIM sampling with an x0 model ``f(x, sigma)`` on a **descending** grid; NFE = steps.
 
     Returns the state at ``sigmas[-1]`` (no final snap), (B, d).
+
+    Raises
+    ------
+    TypeError
+        If ``f`` is not callable or ``x_T`` / ``sigmas`` are not real arrays.
+    ValueError
+        On a bad grid or ``x_T``, or a model output of the wrong shape.
+    FloatingPointError
+        If ``f`` returns NaN or inf (the message names the sigma).
     """
+    if not callable(f):
+        raise TypeError(f"f must be callable f(x, sigma), got {type(f).__name__}")
     s = _check_grid(sigmas)
-    x = np.asarray(x_T, dtype=np.float64)
+    x = _v.states(x_T, "x_T")
     for a, b in zip(s[:-1], s[1:]):
-        x = ddim_step(np.asarray(f(x, float(a)), dtype=np.float64), x, float(a), float(b))
+        x0 = _v.model_output(f(x, float(a)), x.shape, f"f in pd_sample at sigma = {a:g}")
+        x = ddim_step(x0, x, float(a), float(b))
     return x
 
 
@@ -213,7 +231,26 @@ def train_progressive(denoiser, data, sigmas, cfg: TrainConfig = TrainConfig(),
     Returns
     -------
     PDResult
+
+    Raises
+    ------
+    TypeError
+        If ``cfg`` is not a TrainConfig, ``data`` not a DeltaMixture or GaussianMixture,
+        ``denoiser`` not callable, or ``hidden`` / ``depth`` / ``rounds`` not integers.
+    ValueError
+        On a bad grid or out-of-range sizes.
     """
+    if not isinstance(cfg, TrainConfig):
+        raise TypeError(f"cfg must be a TrainConfig, got {type(cfg).__name__}")
+    if not (callable(getattr(data, "sample", None)) and isinstance(getattr(data, "d", None), int)):
+        raise TypeError(f"data must be a DeltaMixture or GaussianMixture (with sample(n, rng) "
+                        f"and d), got {type(data).__name__}")
+    if not callable(denoiser):
+        raise TypeError(f"denoiser must be callable D(x, sigma), got {type(denoiser).__name__}")
+    _v.integer(hidden, "hidden", 1)
+    _v.integer(depth, "depth", 1)
+    if rounds is not None:
+        _v.integer(rounds, "rounds", 1)
     s = _check_grid(sigmas)
     n = s.size - 1
     K = int(np.log2(n))
