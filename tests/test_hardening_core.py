@@ -59,9 +59,10 @@ def test_digits_without_sklearn_says_how_to_install(monkeypatch):
         digits()
 
 
-@pytest.mark.parametrize("n", [0, 1798, 2.5, "10", True])
-def test_digits_bad_n(n):
-    with pytest.raises(ValueError, match="n must be an integer in \\[1, 1797\\]"):
+@pytest.mark.parametrize("n, err", [(0, ValueError), (1798, ValueError), (2.5, TypeError),
+                                    ("10", TypeError), (True, TypeError)])
+def test_digits_bad_n(n, err):
+    with pytest.raises(err, match="n must be an integer in \\[1, 1797\\]"):
         digits(n)
 
 
@@ -85,9 +86,10 @@ def test_clusters_layout_weights_and_determinism():
     np.testing.assert_allclose(np.unique(np.round(c.weights, 12)), [0.02, 0.04, 0.06, 0.08])
 
 
-@pytest.mark.parametrize("seed", [-1, 1.5, "0", None])
-def test_clusters_bad_seed(seed):
-    with pytest.raises(ValueError, match="seed"):
+@pytest.mark.parametrize("seed, err", [(-1, ValueError), (1.5, TypeError), ("0", TypeError),
+                                       (None, TypeError)])
+def test_clusters_bad_seed(seed, err):
+    with pytest.raises(err, match="seed"):
         clusters(seed)
 
 
@@ -121,17 +123,17 @@ def test_huge_weights_are_normalised_not_zeroed():
     np.testing.assert_array_equal(tiny.weights, [0.5, 0.5])
 
 
-@pytest.mark.parametrize("f, word", [
-    (lambda: ring(2.5), "n must be an integer >= 1"),
-    (lambda: ring(0), "n must be an integer >= 1"),
-    (lambda: ring(4, radius=-1.0), "radius"),
-    (lambda: grid(2.5), "k must be an integer >= 1"),
-    (lambda: grid(3, spacing=np.nan), "spacing"),
-    (lambda: two_points(-1.0), "distance"),
-    (lambda: two_points(1.0, d=1.5), "d must be an integer"),
+@pytest.mark.parametrize("f, word, err", [
+    (lambda: ring(2.5), "n must be an integer >= 1", TypeError),
+    (lambda: ring(0), "n must be an integer >= 1", ValueError),
+    (lambda: ring(4, radius=-1.0), "radius", ValueError),
+    (lambda: grid(2.5), "k must be an integer >= 1", TypeError),
+    (lambda: grid(3, spacing=np.nan), "spacing", ValueError),
+    (lambda: two_points(-1.0), "distance", ValueError),
+    (lambda: two_points(1.0, d=1.5), "d must be an integer", TypeError),
 ])
-def test_builders_refuse_bad_arguments(f, word):
-    with pytest.raises(ValueError, match=word):
+def test_builders_refuse_bad_arguments(f, word, err):
+    with pytest.raises(err, match=word):
         f()
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _validate as _v
 from .layers import check_sigma
 from .threads import blas_threads
 
@@ -231,11 +232,8 @@ class Model:
         self._cache = None
 
     def _prepare(self, x, sigma, boundary):
-        x = np.asarray(x)
-        if x.ndim != 2 or x.shape[1] != self.net.in_dim:
-            raise ValueError(f"x must have shape (B, {self.net.in_dim}), got {x.shape}")
-        if not np.issubdtype(x.dtype, np.floating):
-            x = x.astype(np.float64)
+        # float32 kept, everything real else float64; complex, strings, NaN and inf refused
+        x = _v.states(x, "x", self.net.in_dim, dtype=None)
         s = check_sigma(sigma, x.shape[0])
         if s.ndim == 0 and boundary is not None and np.ndim(boundary) == 1:
             s = np.full(x.shape[0], s)  # a per-sample boundary makes the coefficients per sample
