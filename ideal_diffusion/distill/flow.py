@@ -185,8 +185,9 @@ def uniform_t(steps: int, t_min: float = T_MIN, t_max: float = T_MAX) -> np.ndar
     ValueError
         If steps < 1 or not 0 < t_min < t_max < 1.
     """
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
+    steps = _v.integer(steps, "steps", 1)
+    t_min = _v.real(t_min, "t_min", 0.0, 1.0, lo_open=True, hi_open=True)
+    t_max = _v.real(t_max, "t_max", 0.0, 1.0, lo_open=True, hi_open=True)
     if not 0 < t_min < t_max < 1:
         raise ValueError(f"need 0 < t_min < t_max < 1, got t_min={t_min}, t_max={t_max}")
     ts = np.linspace(t_max, t_min, int(steps) + 1)
@@ -280,8 +281,12 @@ def flow_path(velocity, x, ts, rtol: float = 1e-10, atol: float = 1e-10) -> np.n
     ValueError
         On bad times or x; RuntimeError if the integrator fails.
     """
+    if not callable(velocity):
+        raise TypeError(f"velocity must be callable v(x, t), got {type(velocity).__name__}")
+    rtol = _v.real(rtol, "rtol", 0.0, lo_open=True)
+    atol = _v.real(atol, "atol", 0.0)
     x = _check_x(x)
-    g = _check_t(np.asarray(ts, dtype=np.float64), name="ts")
+    g = _check_t(ts, name="ts")
     if g.ndim != 1 or g.size < 2 or not (np.all(np.diff(g) < 0) or np.all(np.diff(g) > 0)):
         raise ValueError("ts must be a strictly monotone 1-D grid with >= 2 values in (0, 1)")
     shape = x.shape

@@ -100,10 +100,8 @@ def noisy_pairs(data, n: int, sigma_max: float = 80.0, rng=0):
     -------
     x_T, x0 : (n, d) arrays (row i of x_T was made from row i of x0)
     """
-    if isinstance(n, bool) or int(n) != n or n < 1:
-        raise ValueError(f"n must be an integer >= 1, got {n!r}")
-    if not (np.isfinite(sigma_max) and sigma_max > 0):
-        raise ValueError(f"sigma_max must be finite and > 0, got {sigma_max}")
+    n = _v.integer(n, "n", 1)
+    sigma_max = _v.real(sigma_max, "sigma_max", 0.0, lo_open=True)
     rng = as_rng(rng)
     x0 = data.sample(int(n), rng)
     return x0 + sigma_max * rng.standard_normal(x0.shape), x0

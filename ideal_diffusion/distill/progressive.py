@@ -86,8 +86,14 @@ def round_grid(sigmas, k: int) -> np.ndarray:
 
 
 def ddim_step(x0_hat, x, s, s_next) -> np.ndarray:
-    """x0_hat + (s_next / s)(x - x0_hat): the VE DDIM (Euler) step; s, s_next float or (B,)."""
-    r = np.asarray(s_next, dtype=np.float64) / np.asarray(s, dtype=np.float64)
+    """x0_hat + (s_next / s)(x - x0_hat): the VE DDIM (Euler) step; s, s_next float or (B,).
+
+    Raises TypeError on non-real levels, ValueError unless s > 0 and s_next >= 0 are finite.
+    """
+    s, s_next = _v.real_array(s, "s"), _v.real_array(s_next, "s_next")
+    if np.any(s <= 0) or np.any(s_next < 0):
+        raise ValueError("ddim_step needs s > 0 and s_next >= 0")
+    r = s_next / s
     r = r[:, None] if r.ndim else r
     return x0_hat + r * (x - x0_hat)
 
@@ -99,8 +105,10 @@ def pd_target(x, x2, s, s2) -> np.ndarray:
     ----------
     x, x2 : (B, d) arrays -- the state at s and the two-step result at s''
     s, s2 : float or (B,) arrays, s > s2 > 0
+
+    Raises TypeError on non-real levels, ValueError unless s > s2 > 0 (finite).
     """
-    r = np.asarray(s2, dtype=np.float64) / np.asarray(s, dtype=np.float64)
+    r = _v.real_array(s2, "s2") / _v.real_array(s, "s")
     if np.any(r >= 1) or np.any(r <= 0):
         raise ValueError("need s > s2 > 0 (one step towards the data)")
     r = r[:, None] if r.ndim else r
