@@ -18,7 +18,6 @@ from __future__ import annotations
 import numpy as np
 
 from . import _validate as _v
-
 from ._rng import as_rng
 
 __all__ = [

@@ -57,9 +57,12 @@ whatever sigma > 0, and is -inf only where log p is below the float64 range.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from scipy import sparse
 
+from ._threads import small_blas
 from .data import DeltaMixture, GaussianMixture
 
 __all__ = ["IdealDenoiser", "reference_denoiser"]
@@ -155,6 +158,19 @@ def _row_max(z):
     return m
 
 
+def _pinned(method):
+    """Run a public method under one BLAS thread when its matrices are small (``small_blas``)."""
+    @functools.wraps(method)
+    def wrapper(self, x, *args, **kwargs):
+        try:
+            B = len(x)
+        except TypeError:  # not a batch: the method's own check refuses it
+            B = 0
+        with small_blas(self.blas_work(B)):
+            return method(self, x, *args, **kwargs)
+    return wrapper
+
+
 class _Chunk:
     """Logits of rows lo:hi of a batch (see ``IdealDenoiser._logit_chunks``)."""
 
@@ -210,6 +226,17 @@ class IdealDenoiser:
 
     # ------------------------------------------------------------------ public API
 
+    def blas_work(self, B: int) -> int:
+        """Multiply-adds of the matrix products of one call on ``B`` queries.
+
+        B N (d + 2) for a delta mixture (the logit GEMM), 2 K B d^2 for a Gaussian mixture;
+        calls below :data:`~ideal_diffusion._threads.SMALL_MAX` run on one BLAS thread.
+        """
+        if self.is_delta:
+            return int(B) * self._points.shape[0] * (self.d + 2)
+        return 2 * self.data.K * int(B) * self.d * self.d
+
+    @_pinned
     def __call__(self, x, sigma) -> np.ndarray:
         """D(x, sigma) = E[x0 | x].
 
@@ -299,6 +326,7 @@ class IdealDenoiser:
                 out[c.lo + c.rows] = nb[:, :-1] / nb[:, -1:]
         return out
 
+    @_pinned
     def posterior(self, x, sigma) -> np.ndarray:
         """The posterior weights pi_j(x, sigma) over the data points; rows sum to 1.
 
@@ -333,6 +361,7 @@ class IdealDenoiser:
                 out[ii, sup[e.indices]] = e.data / np.repeat(tot, np.diff(e.indptr))
         return out.astype(x_in.dtype, copy=False)
 
+    @_pinned
     def score(self, x, sigma) -> np.ndarray:
         """grad_x log p_sigma(x) = (D(x, sigma) - x) / sigma^2, shape (B, d); sigma > 0.
 
@@ -346,6 +375,7 @@ class IdealDenoiser:
         with np.errstate(over="ignore"):
             return _finite((self._D(x, s[:, 0]) - x) / s / s, x_in.dtype, "score", s)
 
+    @_pinned
     def velocity(self, x, sigma) -> np.ndarray:
         """The VE PF-ODE field dx/dsigma = (x - D(x, sigma)) / sigma, shape (B, d); sigma > 0.
 
@@ -357,6 +387,7 @@ class IdealDenoiser:
         with np.errstate(over="ignore"):
             return _finite((x - self._D(x, s[:, 0])) / s, x_in.dtype, "velocity", s)
 
+    @_pinned
     def jacobian(self, x, sigma) -> np.ndarray:
         """dD/dx = Cov[x0 | x] / sigma^2 (Tweedie), shape (B, d, d), symmetric PSD; sigma > 0.
 
@@ -381,6 +412,7 @@ class IdealDenoiser:
         with np.errstate(over="ignore"):
             return _finite(out / s3 / s3, x_in.dtype, "jacobian", s)
 
+    @_pinned
     def log_density(self, x, sigma) -> np.ndarray:
         """log p_sigma(x): the data density convolved with N(0, sigma^2 I), (B,); sigma > 0.
 

@@ -17,9 +17,12 @@ output must have exactly the shape of ``x`` and be finite; it is used in ``x``'s
 """
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import numpy as np
 from scipy.integrate import solve_ivp
 
+from ._threads import small_blas
 from .schedules import _real
 
 __all__ = ["sample", "sample_steps", "euler_step", "heun_step", "dpmpp_2m_step", "solve_ode",
@@ -110,6 +113,15 @@ def _denoise(denoiser, x, sigma):
     if not np.all(np.isfinite(D)):
         raise FloatingPointError(f"the denoiser returned NaN or inf at sigma={_show(sigma)}")
     return D.astype(x.dtype, copy=False)
+
+
+def _blas(denoiser, x):
+    """One BLAS thread for a whole solve when the denoiser's matrices are small (the denoiser's
+    ``blas_work``; a callable without one is left alone: student models pin themselves)."""
+    work = getattr(denoiser, "blas_work", None)
+    if not callable(work):
+        return nullcontext()
+    return small_blas(work(x.shape[0]), lower=False)
 
 
 def _show(sigma) -> str:
@@ -357,15 +369,17 @@ def sample(denoiser, x_T, sigmas, solver: str = "heun", return_trajectory: bool 
     n = s.size - 1
     if not return_trajectory:
         x_n = x
-        for x_n, _ in _steps(denoiser, x, s, _STEPS[solver]):  # noqa: B007 (the last state)
-            pass
+        with _blas(denoiser, x):
+            for x_n, _ in _steps(denoiser, x, s, _STEPS[solver]):  # noqa: B007 (last state)
+                pass
         return x_n
     states = np.empty((n + 1,) + x.shape, dtype=x.dtype)
     denoised = np.empty((n,) + x.shape, dtype=x.dtype)
     states[0] = x
     x_n = x
-    for i, (x_n, D) in enumerate(_steps(denoiser, x, s, _STEPS[solver])):
-        states[i + 1], denoised[i] = x_n, D
+    with _blas(denoiser, x):
+        for i, (x_n, D) in enumerate(_steps(denoiser, x, s, _STEPS[solver])):
+            states[i + 1], denoised[i] = x_n, D
     return x_n, states, denoised
 
 
@@ -426,13 +440,14 @@ def solve_ode(denoiser, x, sigma_from: float, sigma_to: float, rtol: float = 1e-
         xs = y.reshape(shape)
         return (xs - _denoise(denoiser, xs, float(np.exp(u)))).ravel()
 
-    if sigma_to != sigma_from:
-        end = np.log(sigma_to)
-        sol = solve_ivp(field, (np.log(sigma_from), end), x.ravel(), method="DOP853",
-                        rtol=rtol, atol=atol, t_eval=[end])
-        if not sol.success:
-            raise RuntimeError(f"solve_ivp failed: {sol.message}")
-        x = sol.y[:, -1].reshape(shape)
-    if to_zero:
-        x = _denoise(denoiser, x, 0.0).astype(np.float64, copy=False)
+    with _blas(denoiser, x):  # one BLAS thread for small matrices (bench_busy.py)
+        if sigma_to != sigma_from:
+            end = np.log(sigma_to)
+            sol = solve_ivp(field, (np.log(sigma_from), end), x.ravel(), method="DOP853",
+                            rtol=rtol, atol=atol, t_eval=[end])
+            if not sol.success:
+                raise RuntimeError(f"solve_ivp failed: {sol.message}")
+            x = sol.y[:, -1].reshape(shape)
+        if to_zero:
+            x = _denoise(denoiser, x, 0.0).astype(np.float64, copy=False)
     return x

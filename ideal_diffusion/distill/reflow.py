@@ -113,8 +113,9 @@ class BasinOracle:
     def __init__(self, denoiser, rtol: float = 1e-8, atol: float = 1e-8,
                  sigma_max: float = SIGMA_MAX, sigma_end: float = SIGMA_MIN, chunk: int = 1000):
         if not isinstance(getattr(denoiser, "data", None), DeltaMixture):
+            kind = type(getattr(denoiser, "data", None)).__name__
             raise ValueError("denoiser must be an IdealDenoiser of a DeltaMixture, got "
-                             f"{type(denoiser).__name__} of {type(getattr(denoiser, 'data', None)).__name__}")
+                             f"{type(denoiser).__name__} of {kind}")
         rtol = _v.real(rtol, "rtol", 0.0, lo_open=True)
         atol = _v.real(atol, "atol", 0.0, lo_open=True)
         sigma_max = _v.real(sigma_max, "sigma_max", 0.0, lo_open=True)
