@@ -591,21 +591,23 @@ class IdealDenoiser:
         sc = s[:, None]  # (B, 1)
         s2 = sc * sc  # may underflow to 0; used only where lam > 0
         B, K = xd.shape[0], g.K
-        rest = np.empty((B, K))  # log w_k - log det / 2 - the quadratic form on lam > 0
+        # log w_k - log det(Sigma_k + s^2 I) / 2 - the quadratic form on lam > 0, each up to
+        # the row constant -d log s (added back in logp): no 1e3-sized term to cancel
+        rest = np.empty((B, K))
         quad0 = np.empty((B, K))  # the quadratic form on lam = 0, (z / s)^2 (may be inf)
         near0 = np.empty((B, K))  # sum of z^2 on lam = 0 (the s -> 0 distance)
         Dk = np.empty((K, B, self.d))
         Jk = [] if want_jac else None
         with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-            logs = np.log(sc)
+            logs = np.where(sc > 0, np.log(sc), 0.0)  # s = 0 only without zero eigenvalues
             for k in range(K):
                 lam, U = g.eigvals[k], g.eigvecs[k]
                 pos = lam > 0
                 z = (xd - g.means[k]) @ U  # coordinates in the eigenbasis, (B, d)
                 var = lam[pos][None, :] + s2  # eigenvalues of Sigma_k + s^2 I where lam > 0
                 zp, z0 = z[:, pos], z[:, ~pos]
-                rest[:, k] = (np.log(g.weights[k]) - 0.5 * np.log(var).sum(axis=1)
-                              - (~pos).sum() * logs[:, 0] - 0.5 * (zp * zp / var).sum(axis=1))
+                rest[:, k] = (np.log(g.weights[k]) - 0.5 * (np.log(var) - 2 * logs).sum(axis=1)
+                              - 0.5 * (zp * zp / var).sum(axis=1))
                 q = z0 / sc
                 quad0[:, k] = 0.5 * (q * q).sum(axis=1)
                 near0[:, k] = (z0 * z0).sum(axis=1)
@@ -625,7 +627,8 @@ class IdealDenoiser:
             r = np.exp(logr - m)
             tot = r.sum(axis=1, keepdims=True)
             r /= tot
-            logp = (m + np.log(tot))[:, 0] - 0.5 * self.d * np.log(2 * np.pi)
+            logp = ((m + np.log(tot))[:, 0] - self.d * logs[:, 0]
+                    - 0.5 * self.d * np.log(2 * np.pi))
             logp[lim] = -np.inf  # log p_sigma(x) is below the float64 range there
         D = np.einsum("bk,kbd->bd", r, Dk)
         jac = None
