@@ -365,6 +365,7 @@ def _ode(threads):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_solve_ode_on_a_gmm_bit_identical_under_thread_variables():
     one, two = _ode(1), _ode(2)
     assert max(two["blas"]) == 2  # the variable reached the library
