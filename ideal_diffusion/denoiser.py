@@ -62,6 +62,7 @@ import functools
 import numpy as np
 from scipy import sparse
 
+from . import _validate as _v
 from ._threads import small_blas
 from .data import DeltaMixture, GaussianMixture
 
@@ -103,39 +104,13 @@ def reference_denoiser(points, weights, x, sigma) -> np.ndarray:
 
 
 def _as_queries(x, d: int) -> np.ndarray:
-    if x is None:
-        raise ValueError(f"x must be a real (B, {d}) array, got None")
-    a = np.asarray(x)
-    if a.dtype.kind not in "fiu":
-        raise ValueError(f"x must be a real array, got dtype {a.dtype}")
-    if a.ndim != 2 or a.shape[1] != d:
-        raise ValueError(f"x must have shape (B, {d}), got {a.shape}")
-    if a.dtype != np.float32:
-        a = a.astype(np.float64, copy=False)
-    if not np.all(np.isfinite(a)):
-        raise ValueError("x must be finite (found NaN or inf)")
-    return a
+    """Finite real (B, d) queries; float32 kept, every other real dtype as float64."""
+    return _v.states(x, "x", d, dtype=None)
 
 
 def _as_sigma(sigma, B: int, allow_zero: bool) -> np.ndarray:
-    if sigma is None or isinstance(sigma, (str, bytes)):
-        raise ValueError(f"sigma must be a real number or a ({B},) array, got {sigma!r}")
-    s = np.asarray(sigma)
-    if s.dtype.kind not in "fiu":
-        raise ValueError(f"sigma must be a real number or a ({B},) array, got dtype {s.dtype}")
-    s = s.astype(np.float64)
-    if s.ndim == 0:
-        s = np.full(B, float(s))
-    elif s.shape != (B,):
-        raise ValueError(f"sigma must be a scalar or have shape ({B},), got {s.shape}")
-    if not np.all(np.isfinite(s)):
-        raise ValueError("sigma must be finite")
-    if allow_zero:
-        if np.any(s < 0):
-            raise ValueError(f"sigma must be >= 0, got min {s.min()!r}")
-    elif np.any(s <= 0):
-        raise ValueError(f"sigma must be > 0 here, got min {s.min()!r}")
-    return s
+    """sigma as a (B,) float64 array: finite, >= 0 (allow_zero) or > 0."""
+    return _v.sigma_levels(sigma, B, "sigma", allow_zero)
 
 
 def _finite(v, dtype, name: str, s) -> np.ndarray:
@@ -251,6 +226,8 @@ class IdealDenoiser:
 
         Raises
         ------
+        TypeError
+            If ``x`` or ``sigma`` is not real (None, strings, complex).
         ValueError
             On a wrong shape, non-finite x, or negative / non-finite sigma.
         """

@@ -425,12 +425,14 @@ def test_denoiser_bad_input_names_the_argument(method):
     den = IdealDenoiser(two_points())
     f = getattr(den, method)
     call = (lambda x: f(x)) if method == "nearest_point" else (lambda x: f(x, 1.0))
-    for x in (None, np.ones((2, 2), dtype=complex), np.ones((2, 3)), [["a", "b"]]):
-        with pytest.raises(ValueError, match="x"):
+    for x, err in ((None, TypeError), (np.ones((2, 2), dtype=complex), TypeError),
+                   (np.ones((2, 3)), ValueError), ([["a", "b"]], TypeError)):
+        with pytest.raises(err, match="x"):
             call(x)
     if method != "nearest_point":
-        for sigma in (None, "1", -1.0, np.ones(5)):
-            with pytest.raises(ValueError, match="sigma"):
+        for sigma, err in ((None, TypeError), ("1", TypeError), (-1.0, ValueError),
+                           (np.ones(5), ValueError)):
+            with pytest.raises(err, match="sigma"):
                 f(np.ones((2, 2)), sigma)
 
 
