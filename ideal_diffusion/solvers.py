@@ -22,6 +22,7 @@ from contextlib import nullcontext
 import numpy as np
 from scipy.integrate import solve_ivp
 
+from . import _validate as _v
 from ._threads import small_blas
 from .schedules import _real
 
@@ -35,12 +36,7 @@ SOLVERS = ("euler", "heun", "dpmpp_2m")
 
 
 def _check_grid(sigmas) -> np.ndarray:
-    if sigmas is None or isinstance(sigmas, str):
-        raise TypeError(f"sigmas must be a 1-D array of real noise levels, got {sigmas!r}")
-    s = np.asarray(sigmas)
-    if s.dtype.kind not in "fiu":
-        raise TypeError(f"sigmas must be a 1-D array of real noise levels, got dtype {s.dtype}")
-    s = s.astype(np.float64)
+    s = _v.real_array(sigmas, "sigmas", finite=False)
     if s.ndim != 1 or s.size < 2:
         raise ValueError(f"sigmas must be a 1-D grid with >= 2 values, got shape {s.shape}")
     if not np.all(np.isfinite(s)) or np.any(s[:-1] <= 0) or s[-1] < 0:
@@ -51,19 +47,8 @@ def _check_grid(sigmas) -> np.ndarray:
 
 
 def _check_x(x_T, name: str = "x_T") -> np.ndarray:
-    if x_T is None:
-        raise TypeError(f"{name} must be a real (B, d) array, got None")
-    x = np.asarray(x_T)
-    if x.dtype.kind not in "fiu":
-        raise TypeError(f"{name} must be a real (B, d) array (float or integer), "
-                        f"got dtype {x.dtype}")
-    if x.ndim != 2:
-        raise ValueError(f"{name} must have shape (B, d), got {x.shape}")
-    if x.dtype != np.float32:
-        x = x.astype(np.float64)
-    if not np.all(np.isfinite(x)):
-        raise ValueError(f"{name} must be finite")
-    return x
+    """Finite real (B, d) states; float32 kept, every other real dtype as float64."""
+    return _v.states(x_T, name, dtype=None)
 
 
 def _check_solver(solver, allowed=SOLVERS) -> str:
