@@ -39,6 +39,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from ideal_diffusion.denoiser import IdealDenoiser  # noqa: E402
+from ideal_diffusion.schedules import SIGMA_MAX  # noqa: E402
 
 CASES = [  # (N, B, d, label)
     (8, 4096, 2, "2-D toy"),
@@ -50,7 +51,7 @@ FLOAT32_CASES = [(2000, 256, 784), (10000, 128, 3072)]  # (N, B, d)
 CROSSOVER_CASES = [(8, 64, 2), (8, 256, 2), (8, 1024, 2), (20, 256, 2), (20, 1024, 2),
                    (64, 64, 2), (64, 16, 64), (64, 64, 64), (200, 16, 64), (10, 16, 784),
                    (50, 256, 16), (10, 256, 784)]
-SIGMAS = (80.0, 1.0, 0.01)  # start of sampling (dense path), realistic, near the data
+SIGMAS = (SIGMA_MAX, 1.0, 0.01)  # start of sampling (dense path), realistic, near the data
 NAIVE_LIMIT = 4 * 2**30  # bytes of the (B, N, d) float64 tensor above which naive is skipped
 
 

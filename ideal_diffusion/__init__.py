@@ -16,7 +16,14 @@ from .data import (
                    two_points,
 )
 from .denoiser import IdealDenoiser, reference_denoiser
-from .schedules import karras_sigmas, loguniform_sigmas, sampling_grid, uniform_sigmas
+from .schedules import (
+    SIGMA_MAX,
+    SIGMA_MIN,
+    karras_sigmas,
+    loguniform_sigmas,
+    sampling_grid,
+    uniform_sigmas,
+)
 from .solvers import dpmpp_2m_step, euler_step, heun_step, nfe, sample, sample_steps, solve_ode
 
 __version__ = "0.1.0"
@@ -26,6 +33,8 @@ __all__ = [
     "GaussianMixture",
     "IdealDenoiser",
     "reference_denoiser",
+    "SIGMA_MIN",
+    "SIGMA_MAX",
     "karras_sigmas",
     "sampling_grid",
     "loguniform_sigmas",

@@ -10,7 +10,8 @@ eps ~ N(0, I).
 
 Builders: :func:`two_points`, :func:`ring`, :func:`grid`, :func:`line_points`,
 :func:`clusters` (an asymmetric 2-D set of 20 points for the distillation measurements),
-:func:`digits` (scikit-learn's bundled 8x8 handwritten digits, d = 64) and :func:`glyphs`
+:func:`digits` (scikit-learn's bundled 8x8 handwritten digits, d = 64; a *memorising* teacher),
+:func:`digits_gmm` (a Gaussian mixture fitted to them; a *generalising* teacher) and :func:`glyphs`
 (small grey images of characters rendered from matplotlib's bundled font; needs no extra).
 """
 from __future__ import annotations
@@ -29,6 +30,7 @@ __all__ = [
     "line_points",
     "clusters",
     "digits",
+    "digits_gmm",
     "glyphs",
     "as_rng",
 ]
@@ -459,3 +461,25 @@ def glyphs(chars: str = "0123456789", size: int = 16, supersample: int = 4) -> D
         ink = inside.reshape(size, supersample, size, supersample).mean(axis=(1, 3))
         images.append(2.0 * ink.ravel() - 1.0)
     return DeltaMixture(np.array(images))
+
+
+def digits_gmm() -> GaussianMixture:
+    """A Gaussian mixture fitted to :func:`digits`: the *generalising* image teacher.
+
+    ``digits()`` as a delta mixture is a **memorising** teacher: its exact PF-ODE ends on a
+    training image, and its posterior collapses onto one image by sigma of order 1. This mixture
+    of full-covariance Gaussians (fitted by EM; the parameters are committed package data in
+    ``ideal_diffusion/assets/digits_gmm.npz``, remade by ``python -m ideal_diffusion.gmm_fit``)
+    has the same closed-form denoiser but generates **new** images, and its few-step samplers
+    blur as a real image model's do. Pixels are in the scale of :func:`digits` ([-1, 1] for the
+    data; Gaussian samples can leave that range).
+
+    Returns
+    -------
+    GaussianMixture with means of shape (K, 64) (row-major 8x8 images); needs no scikit-learn.
+    """
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent / "assets" / "digits_gmm.npz"
+    with np.load(path, allow_pickle=False) as f:
+        return GaussianMixture(f["means"], f["covs"], f["weights"])

@@ -32,7 +32,7 @@ from .metrics import (  # re-exported: see the module docstring
     posterior_entropy,
     sample_quality,
 )
-from .schedules import karras_sigmas, loguniform_sigmas, uniform_sigmas
+from .schedules import SIGMA_MAX, SIGMA_MIN, karras_sigmas, loguniform_sigmas, uniform_sigmas
 from .solvers import SOLVERS, nfe, sample, solve_ode
 
 __all__ = [
@@ -361,8 +361,8 @@ def _targets(denoiser, x, sigma):
 
 
 def convergence(denoiser, x_T, steps: Sequence[int] = (8, 16, 32, 64),
-                solvers: Sequence[str] = SOLVERS, sigma_max: float = 80.0,
-                sigma_end: float = 0.002, rho: float = 7.0, grid: str = "karras",
+                solvers: Sequence[str] = SOLVERS, sigma_max: float = SIGMA_MAX,
+                sigma_end: float = SIGMA_MIN, rho: float = 7.0, grid: str = "karras",
                 fit_min_steps: int = 1, rtol: float = 1e-10,
                 atol: float = 1e-10) -> ConvergenceReport:
     """Discretisation error against ``solve_ode`` vs number of steps, per solver, with orders.

@@ -4,12 +4,21 @@ All grids here are **descending** (noise -> data), as EDM's sampler stores them:
 ``sigmas[0]`` is the largest noise level. With ``append_zero`` a final 0 is added, so n
 levels give n + 1 values and n solver steps. (The lecture indexes time ascending,
 t_1 < ... < t_N; ``sigmas[::-1]`` without the trailing 0 is that grid.)
+
+:data:`SIGMA_MIN` and :data:`SIGMA_MAX` are the ends of every grid of the toolkit (EDM's
+values): an n-step sampler goes from SIGMA_MAX to SIGMA_MIN. They are defined here only.
 """
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["karras_sigmas", "loguniform_sigmas", "sampling_grid", "uniform_sigmas"]
+__all__ = ["SIGMA_MAX", "SIGMA_MIN", "karras_sigmas", "loguniform_sigmas", "sampling_grid",
+           "uniform_sigmas"]
+
+#: the lowest noise level: where every sampler stops and its sample is read (EDM)
+SIGMA_MIN = 0.002
+#: the highest noise level: where every sampler starts, x_T = SIGMA_MAX * z (EDM)
+SIGMA_MAX = 80.0
 
 
 def _real(v, name: str) -> float:
@@ -44,8 +53,8 @@ def _finish(s, append_zero):
     return np.append(s, 0.0) if append_zero else s
 
 
-def karras_sigmas(n: int, sigma_min: float = 0.002, sigma_max: float = 80.0, rho: float = 7.0,
-                  append_zero: bool = True) -> np.ndarray:
+def karras_sigmas(n: int, sigma_min: float = SIGMA_MIN, sigma_max: float = SIGMA_MAX,
+                  rho: float = 7.0, append_zero: bool = True) -> np.ndarray:
     """The EDM time steps (Karras et al. 2022, eq. 5), descending.
 
     sigma_i = (sigma_max^(1/rho) + i/(n-1) (sigma_min^(1/rho) - sigma_max^(1/rho)))^rho,
@@ -78,7 +87,7 @@ def karras_sigmas(n: int, sigma_min: float = 0.002, sigma_max: float = 80.0, rho
     return _finish(s, append_zero)
 
 
-def sampling_grid(steps: int, sigma_min: float = 0.002, sigma_max: float = 80.0,
+def sampling_grid(steps: int, sigma_min: float = SIGMA_MIN, sigma_max: float = SIGMA_MAX,
                   rho: float = 7.0) -> np.ndarray:
     """The project's measurement grid: ``steps`` Karras steps from sigma_max to sigma_min.
 
@@ -109,7 +118,7 @@ def sampling_grid(steps: int, sigma_min: float = 0.002, sigma_max: float = 80.0,
     return s
 
 
-def loguniform_sigmas(n: int, sigma_min: float = 0.002, sigma_max: float = 80.0,
+def loguniform_sigmas(n: int, sigma_min: float = SIGMA_MIN, sigma_max: float = SIGMA_MAX,
                       append_zero: bool = True) -> np.ndarray:
     """n levels equally spaced in log sigma, descending from sigma_max to sigma_min (+ 0).
 
@@ -124,7 +133,7 @@ def loguniform_sigmas(n: int, sigma_min: float = 0.002, sigma_max: float = 80.0,
     return _finish(s, append_zero)
 
 
-def uniform_sigmas(n: int, sigma_min: float = 0.002, sigma_max: float = 80.0,
+def uniform_sigmas(n: int, sigma_min: float = SIGMA_MIN, sigma_max: float = SIGMA_MAX,
                    append_zero: bool = True) -> np.ndarray:
     """n levels equally spaced in sigma, descending from sigma_max to sigma_min (+ 0).
 

@@ -22,7 +22,7 @@
 #
 # **Conventions** (the whole toolkit). VE noising $x = x_0 + \sigma\varepsilon$,
 # $\varepsilon \sim \mathcal N(0, I)$. An **$n$-step sampler** takes $n$ steps on the
-# descending EDM (Karras, $\rho = 7$) grid `sampler_sigmas(n)` from $\sigma_{\max} = 80$ to
+# descending EDM (Karras, $\rho = 7$) grid `sampling_grid(n)` from $\sigma_{\max} = 80$ to
 # $\sigma_{\min} = 0.002$, and its sample is the state **at $\sigma_{\min}$**: there is never
 # a last step to $\sigma = 0$, because $D(x, \sigma \to 0)$ is the nearest data point and
 # that step would snap any averaged state onto the data, hiding the lecture's point. Cost is
@@ -47,27 +47,20 @@ from scipy.special import softmax
 from ideal_diffusion import IdealDenoiser, nfe, sample, two_points
 from ideal_diffusion.experiments import animation as film
 from ideal_diffusion.experiments import motivation as mot
-from ideal_diffusion.experiments.common import (
-    SIGMA_MAX,
-    SIGMA_MIN,
-    dataset,
-    ideal_denoiser,
-    measure,
-    noise,
-    reference,
-    sampler_sigmas,
-)
+from ideal_diffusion.experiments import teachers
+from ideal_diffusion.experiments.common import dataset, ideal_denoiser, measure, noise, reference
 from ideal_diffusion.figures import notebook_style
 from ideal_diffusion.figures.notebook import check, explore, play, say
 from ideal_diffusion.metrics import nearest_point
 from ideal_diffusion.nn import TrainConfig
+from ideal_diffusion.schedules import SIGMA_MAX, SIGMA_MIN, sampling_grid
 
 FAST = os.environ.get("IDEAL_DIFFUSION_FAST") == "1"  # CI: smaller runs, same claims
 
 # %matplotlib inline
 # %config InlineBackend.figure_format = 'png'
 notebook_style(dpi=60)  # the slide style, 60 dpi inline: keeps the notebook < 1 MiB
-print(f"FAST = {FAST}; sampler grid for 3 steps: {np.round(sampler_sigmas(3), 4)}")
+print(f"FAST = {FAST}; sampler grid for 3 steps: {np.round(sampling_grid(3), 4)}")
 
 # %% [markdown]
 # ## 1.1 Diffusion models are slow
@@ -110,7 +103,7 @@ N_DIGITS = 8  # digits drawn per setting
 
 def sampler_panels(steps=3, solver="euler", data="clusters", seed=0):
     """n-step samples of the exact denoiser: 2-D data set ``data`` and the digits."""
-    sig = sampler_sigmas(steps)
+    sig = sampling_grid(steps)
     ref = reference(data, 100 if FAST else 400)  # noises and their exact ODE states
     pts = ideal_denoiser(data)
     x = sample(pts, ref.x_T, sig, solver)
@@ -190,7 +183,7 @@ print("frames at sigma =", ", ".join(f"{v:.3g}" for v in pts.sigmas))
 den_c = ideal_denoiser("clusters")
 xq = 1.5 * np.random.default_rng(3).standard_normal((256, 2))
 fd_err, vel_err = [], []
-for s in (0.05, 0.2, 1.0, 5.0, 80.0):
+for s in (0.05, 0.2, 1.0, 5.0, SIGMA_MAX):
     h = 1e-4 * s
     grad = np.stack([(den_c.log_density(xq + h * e, s) - den_c.log_density(xq - h * e, s))
                      / (2 * h) for e in np.eye(2)], axis=1)
@@ -301,7 +294,7 @@ def two_deltas_at(sigma=two_cfg.sigma_star):
     return mot.plot_two_delta_averaging(mot.run_two_delta_averaging(cfg))
 
 
-SIGMA_CHOICES = (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 80.0)
+SIGMA_CHOICES = (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, SIGMA_MAX)
 _ = explore(two_deltas_at, sigma=(SIGMA_CHOICES, two_cfg.sigma_star))
 
 two_res = mot.run_two_delta_averaging(two_cfg)  # the numbers at the default sigma_star
@@ -378,6 +371,40 @@ say("The digit is chosen late: the entropy is still {h10:.2f} nats at $\\sigma \
     h10=H[int(np.argmin(np.abs(np.log(track_res.sigmas) - np.log(10))))],
     s10=track_res.sigmas[int(np.argmin(np.abs(np.log(track_res.sigmas) - np.log(10))))],
     sp=track_res.sigmas[i_pick])
+
+# %% [markdown]
+# ### 1.6b Memorising and generalising teachers
+#
+# The digits as a delta mixture are a **memorising** teacher: its exact ODE ends on a training
+# image. Real image models generalise. A Gaussian mixture fitted to the same digits
+# (`data.digits_gmm()`, committed parameters) has a closed-form denoiser too, but its exact ODE
+# ends on **new** images. Both teachers, the same noises: whom $D$ averages over (the effective
+# number of posterior components $e^{H}$), how much it still averages (the posterior spread
+# $\sqrt{\operatorname{tr} \mathrm{Cov}[x_0 \mid x]}$, by Tweedie
+# $\sigma^2\,\partial D/\partial x$),
+# and few-step samples, each with the blur measure that fits its teacher (distance to the
+# nearest training image for the delta mixture; the `detail` ratio for the mixture, below 1 when
+# samples are averaged towards their component mean).
+
+# %%
+teach_cfg = teachers.Config()  # try: replace(teach_cfg, steps=(2, 8))
+teach_res = teachers.run(teach_cfg)
+teachers.plot(teach_res)
+plt.show()
+
+mem, gen = teach_res.runs["digits"], teach_res.runs["digits_gmm"]
+k_few = max(teach_cfg.steps)
+check("the memorising teacher's posterior collapses onto one training image",
+      mem.eff_components[-1] < 1.01, eff_at_sigma_min=mem.eff_components[-1])
+check("after that collapse the generaliser's D still averages",
+      gen.spread_at(mem.collapse_sigma) > 10 * mem.spread_at(mem.collapse_sigma),
+      collapse_sigma=mem.collapse_sigma)
+check(f"{k_few} Euler steps: memoriser sharp (on a training image), generaliser blurred",
+      mem.quality[("euler", k_few)].dist_to_data_median < 0.1 * gen.exact.dist_to_data_median
+      and gen.quality[("euler", k_few)].detail < 0.9,
+      memoriser_to_data=mem.quality[("euler", k_few)].dist_to_data_median,
+      generaliser_detail=gen.quality[("euler", k_few)].detail)
+say(teach_res.explain())
 
 # %% [markdown]
 # ## 1.7 Diffusion has curved trajectories
@@ -507,11 +534,11 @@ rows = {}
 print(f"{'steps':>5} {'NFE':>4} | {'dist. to data: student':>22} {'ideal':>6} | "
       f"{'same point: student':>19} {'ideal':>6}")
 for n in STUDENT_STEPS:
-    xs = sample(student, ref_c.x_T, sampler_sigmas(n), "euler")
-    xi = sample(den_c, ref_c.x_T, sampler_sigmas(n), "euler")
+    xs = sample(student, ref_c.x_T, sampling_grid(n), "euler")
+    xi = sample(den_c, ref_c.x_T, sampling_grid(n), "euler")
     rows[n] = (xs, xi, measure(xs, ref_c), measure(xi, ref_c))
     ms, mi = rows[n][2], rows[n][3]
-    print(f"{n:5d} {nfe('euler', sampler_sigmas(n)):4d} | {ms.dist_to_data_median:22.3f} "
+    print(f"{n:5d} {nfe('euler', sampling_grid(n)):4d} | {ms.dist_to_data_median:22.3f} "
           f"{mi.dist_to_data_median:6.3f} | {ms.same_basin:19.1%} {mi.same_basin:6.1%}")
 
 fig, axes = plt.subplots(1, 3, figsize=(12, 4), sharex=True, sharey=True)
@@ -597,7 +624,7 @@ print("                       fitted orders on the clusters: "
 # your attempt at exercise 1 (a start):
 den_x = ideal_denoiser("clusters")
 ref_x = reference("clusters", 100 if FAST else 400)
-print("Euler, 8 steps:", measure(sample(den_x, ref_x.x_T, sampler_sigmas(8), "euler"), ref_x))
+print("Euler, 8 steps:", measure(sample(den_x, ref_x.x_T, sampling_grid(8), "euler"), ref_x))
 
 # %% [markdown]
 # Solution 1 (click to expand)
@@ -607,9 +634,9 @@ CANDIDATE_STEPS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96)
 cheapest = {}
 for solver in ("euler", "heun", "dpmpp_2m"):
     for n in CANDIDATE_STEPS:
-        frac = measure(sample(den_x, ref_x.x_T, sampler_sigmas(n), solver), ref_x).same_basin
+        frac = measure(sample(den_x, ref_x.x_T, sampling_grid(n), solver), ref_x).same_basin
         if frac >= 0.9:
-            cheapest[solver] = (n, nfe(solver, sampler_sigmas(n)), frac)
+            cheapest[solver] = (n, nfe(solver, sampling_grid(n)), frac)
             break
 for solver, (n, cost, frac) in cheapest.items():
     print(f"{mot.LABELS[solver]:>16}: n = {n:3d} steps, NFE {cost:3d}, same point {frac:.1%}")
@@ -622,7 +649,7 @@ say("On the clusters, **{b}** reaches 90% at the fewest evaluations (NFE {c}). O
     "nearest point is set by the *angle* of $x_T$, which Euler steps keep nearly intact: "
     "'same point' says little there, which is why the clusters are asymmetric.",
     b=mot.LABELS[best], c=cheapest[best][1],
-    r=measure(sample(den_r, reference("ring", 100).x_T, sampler_sigmas(1), "euler"),
+    r=measure(sample(den_r, reference("ring", 100).x_T, sampling_grid(1), "euler"),
               reference("ring", 100)).same_basin)
 
 # %% [markdown]

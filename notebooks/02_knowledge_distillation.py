@@ -23,7 +23,7 @@
 # purpose (try the symmetric `"ring"` of 8 points in the next cell; the pictures are 2-D).
 #
 # **Measurement convention.** An $n$-step sampler takes $n$ steps from $\sigma_{\max} = 80$
-# to $\sigma_{\min} = 0.002$ (the $n + 1$ values of `sampler_sigmas(n)`); its sample is the
+# to $\sigma_{\min} = 0.002$ (the $n + 1$ values of `sampling_grid(n)`); its sample is the
 # state at $\sigma_{\min}$, compared with the exact PF-ODE state at $\sigma_{\min}$ of the
 # same noise; its cost is its number of denoiser evaluations, **NFE**. There is no final step
 # to $\sigma = 0$: for a finite data set that step *is* the nearest data point
@@ -53,6 +53,7 @@ from ideal_diffusion.experiments.kd import (
 )
 from ideal_diffusion.figures import notebook_style
 from ideal_diffusion.figures.notebook import check, explore, say
+from ideal_diffusion.schedules import SIGMA_MAX, sampling_grid
 from ideal_diffusion.solvers import nfe
 
 FAST = os.environ.get("IDEAL_DIFFUSION_FAST") == "1"  # CI: smaller training, same cells
@@ -90,7 +91,7 @@ for solver in ("euler", "heun"):
 
 fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
 for solver, c in (("euler", "C0"), ("heun", "C1")):
-    cost = [nfe(solver, common.sampler_sigmas(n)) for n in STEPS]
+    cost = [nfe(solver, sampling_grid(n)) for n in STEPS]
     a1.loglog(cost, [teacher[solver, n].err_median for n in STEPS], "o-", c=c, label=solver)
     a2.semilogx(cost, [teacher[solver, n].same_basin for n in STEPS], "o-", c=c, label=solver)
 a1.set(xlabel="NFE per sample", ylabel="median |sample - exact ODE state|",
@@ -169,10 +170,10 @@ say("The {name} teacher's samples are a median **{blur:.3f}** from the nearest d
 
 # %%
 M = 20000  # pairs (x0, x_T = x0 + 80 eps); the teacher map of all of them takes a second
-x_T2, _ = noisy_pairs(data, M, common.SIGMA_MAX, rng=7)
+x_T2, _ = noisy_pairs(data, M, SIGMA_MAX, rng=7)
 x_hat = teacher_sample(KD.data, x_T2, KD.solver_many, KD.steps_many)  # the KD target
-D80 = den(x_T2, common.SIGMA_MAX)  # E[x0 | x_T], the diffusion-loss target
-post = den.posterior(x_T2, common.SIGMA_MAX)  # (M, n): pi_j(x_T)
+D80 = den(x_T2, SIGMA_MAX)  # E[x0 | x_T], the diffusion-loss target
+post = den.posterior(x_T2, SIGMA_MAX)  # (M, n): pi_j(x_T)
 pts = data.points
 candidates = {
     "teacher map x_hat": x_hat,
@@ -294,8 +295,8 @@ say("The {name} teacher (NFE {nfe}) is a median **{t_err:.3f}** from the exact s
 @cache
 def distil(solver: str, steps: int, train=KD.train, n_pairs=KD.n_pairs):
     """KD student of the `steps`-step `solver` teacher (the inputs and network of KD)."""
-    x_T, _ = noisy_pairs(data, n_pairs, common.SIGMA_MAX, KD.pair_seed)
-    pairs = collect_pairs(den, x_T, common.sampler_sigmas(steps), solver)
+    x_T, _ = noisy_pairs(data, n_pairs, SIGMA_MAX, KD.pair_seed)
+    pairs = collect_pairs(den, x_T, sampling_grid(steps), solver)
     student = train_kd(pairs, train, hidden=KD.hidden, depth=KD.depth, sigma_data=KD.sigma_data)
     teach = teacher_sample(KD.data, ref.x_T, solver, steps)
     out = student(ref.x_T)

@@ -49,6 +49,7 @@ from ideal_diffusion.experiments import progressive as pd_exp
 from ideal_diffusion.figures import notebook_style
 from ideal_diffusion.figures.notebook import check, explore, say
 from ideal_diffusion.nn import TrainConfig
+from ideal_diffusion.schedules import SIGMA_MAX, sampling_grid
 from ideal_diffusion.solvers import sample
 
 FAST = os.environ.get("IDEAL_DIFFUSION_FAST") == "1"  # CI: smaller configs
@@ -192,7 +193,7 @@ say("Starts at most {d:.0e} apart: from inside the edge the exact $v_2$ path is 
 # trained student).
 
 # %%
-S = common.sampler_sigmas(PD.steps_teacher)
+S = sampling_grid(PD.steps_teacher)
 teacher = sample(den, ref.x_T, S, "euler")
 K = int(np.log2(PD.steps_teacher))
 gaps = [float(np.max(np.linalg.norm(pd_sample(PDOracle(den, S, k), ref.x_T, round_grid(S, k))
@@ -325,7 +326,8 @@ from ideal_diffusion.distill.reflow import BasinOracle, rectified_velocity  # no
 
 n_try = 16 if FAST else 64
 orc = BasinOracle(den, rtol=FLOW.basin_tol, atol=FLOW.basin_tol)
-_, sup0 = rectified_velocity(orc, T_MAX * ref.x_T[:n_try] / 80.0, T_MAX, return_support=True)
+_, sup0 = rectified_velocity(orc, T_MAX * ref.x_T[:n_try] / SIGMA_MAX, T_MAX,
+                            return_support=True)
 say("{o} of {n} starts are outside the support ({f:.0%}): their $v_2$ path starts in a gap "
     "between line bundles and bends there, the others are straight lines.", o=int((~sup0).sum()),
     n=n_try, f=float((~sup0).mean()))
@@ -339,7 +341,7 @@ say("{o} of {n} starts are outside the support ({f:.0%}): their $v_2$ path start
 # Solution (click to expand)
 
 # %% tags=["solution"] jupyter={"source_hidden": true}
-S16 = common.sampler_sigmas(16)
+S16 = sampling_grid(16)
 t16 = sample(den, ref.x_T, S16, "euler")
 g16 = max(float(np.max(np.linalg.norm(pd_sample(PDOracle(den, S16, k), ref.x_T,
                                                 round_grid(S16, k)) - t16, axis=1)
@@ -360,12 +362,12 @@ say("The method error of PD is the teacher's: {a:.4f} with N = 8, {b:.4f} with N
 # Solution (click to expand)
 
 # %% tags=["solution"] jupyter={"source_hidden": true}
-t_karras = common.sampler_sigmas(8) / (1 + common.sampler_sigmas(8))
+t_karras = sampling_grid(8) / (1 + sampling_grid(8))
 t_uni = uniform_t(8)
 below = lambda g: int(np.sum(g[1:] < 0.5))  # noqa: E731  (steps ending below t = 0.5)
 print("Karras in t: " + " ".join(f"{v:.3f}" for v in t_karras))
 print("uniform t  : " + " ".join(f"{v:.3f}" for v in t_uni))
-np.testing.assert_allclose(sigma_of_t(t_karras), common.sampler_sigmas(8), rtol=1e-12)
+np.testing.assert_allclose(sigma_of_t(t_karras), sampling_grid(8), rtol=1e-12)
 above = lambda g: int(np.sum(g[1:] > 0.9))  # noqa: E731  (steps ending above t = 0.9)
 say("Steps ending below $t = 0.5$ ($\\sigma < 1$): Karras {k}, uniform {u}; steps ending above "
     "$t = 0.9$ ($\\sigma > 9$): Karras {ka}, uniform {ua}. In $t$ the Karras grid spends "

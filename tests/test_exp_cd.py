@@ -12,6 +12,7 @@ from ideal_diffusion.experiments import common
 from ideal_diffusion.experiments import mbcd as M
 from ideal_diffusion.experiments._cache import clear_caches
 from ideal_diffusion.nn import TrainConfig
+from ideal_diffusion.schedules import sampling_grid
 
 SMALL = E.CDConfig(N=12, hidden=64, depth=2, n_eval=100, n_test=100,
                    eval_levels=(2, 5, 8, 11),
@@ -109,10 +110,10 @@ def test_summary_students_beat_the_plain_teachers():
 
     for n in (1, 2, 4):
         best = min(r.err_median for r in rows if r.nfe <= n)
-        teachers = [common.measure(sample(den, ref.x_T, common.sampler_sigmas(n), s), ref)
+        teachers = [common.measure(sample(den, ref.x_T, sampling_grid(n), s), ref)
                     .err_median for s in ("euler", "dpmpp_2m")]
         if n % 2 == 0:
-            teachers.append(common.measure(sample(den, ref.x_T, common.sampler_sigmas(n // 2),
+            teachers.append(common.measure(sample(den, ref.x_T, sampling_grid(n // 2),
                                                   "heun"), ref).err_median)
         assert best < min(teachers), (n, best, teachers)
         # and the best exact optimum beats them by a wide margin

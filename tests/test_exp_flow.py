@@ -11,8 +11,9 @@ import pytest
 from ideal_diffusion import sample
 from ideal_diffusion.distill.progressive import PDOracle, pd_sample, round_grid
 from ideal_diffusion.experiments import flow, progressive
-from ideal_diffusion.experiments.common import ideal_denoiser, reference, sampler_sigmas
+from ideal_diffusion.experiments.common import ideal_denoiser, reference
 from ideal_diffusion.nn import TrainConfig
+from ideal_diffusion.schedules import sampling_grid
 
 SMALL = replace(flow.Config(), n_ref=40, n_eval=4, n_path=4, n_pairs=200, n_edge=2,
                 edge_steps=4, train=TrainConfig(steps=40, batch=64, lr=2e-3, warmup=5, seed=0))
@@ -55,7 +56,7 @@ def test_2_rectified_paths_bend_only_from_outside_the_support(small):
 @pytest.mark.parametrize("k", [1, 2, 3])
 def test_pd_round_k_optimum_is_the_teachers_sampler(k):
     cfg = progressive.Config()
-    S = sampler_sigmas(cfg.steps_teacher)
+    S = sampling_grid(cfg.steps_teacher)
     D = ideal_denoiser(cfg.data)
     x_T = reference(cfg.data, 400, cfg.ref_seed).x_T[:64]
     teacher = sample(D, x_T, S, "euler")

@@ -9,6 +9,7 @@ from ideal_diffusion.experiments import common
 from ideal_diffusion.experiments._cache import clear_caches
 from ideal_diffusion.experiments.kd import KDConfig, run_kd, teacher_sample
 from ideal_diffusion.nn import TrainConfig
+from ideal_diffusion.schedules import SIGMA_MAX, sampling_grid
 
 SMALL = KDConfig(n_pairs=2048, hidden=32, depth=2, steps_many=20, n_test=200,
                  train=TrainConfig(steps=400, batch=128, lr=5e-3, warmup=50))
@@ -19,10 +20,10 @@ def test_kd_optimum_is_the_teacher_map_at_sigma_min():
     den = common.ideal_denoiser(SMALL.data)
     for key, solver, steps in (("many", SMALL.solver_many, SMALL.steps_many),
                                ("few", SMALL.solver_few, SMALL.steps_few)):
-        want = teacher_map(den, r.x_T, common.sampler_sigmas(steps), solver)
+        want = teacher_map(den, r.x_T, sampling_grid(steps), solver)
         np.testing.assert_array_equal(r.optimum(key), want)
         np.testing.assert_array_equal(want, teacher_sample(SMALL.data, r.x_T, solver, steps))
-    np.testing.assert_array_equal(r.optimum("x0"), den(r.x_T, common.SIGMA_MAX))
+    np.testing.assert_array_equal(r.optimum("x0"), den(r.x_T, SIGMA_MAX))
     # pairs are counted: n_pairs x per-sample NFE (Heun at sigma_min: 2n; Euler: n)
     assert r.teacher_evals["many"] == SMALL.n_pairs * 2 * SMALL.steps_many
     assert r.teacher_evals["few"] == SMALL.n_pairs * SMALL.steps_few

@@ -12,9 +12,9 @@ from ideal_diffusion.experiments.common import (
     ideal_denoiser,
     measure,
     reference,
-    sampler_sigmas,
 )
 from ideal_diffusion.nn import TrainConfig
+from ideal_diffusion.schedules import sampling_grid
 
 DEFAULT = animation.Config(steps=3)
 
@@ -36,7 +36,7 @@ def test_cache_is_keyed_on_every_field():
 
 
 def test_sampler_grid_is_the_measurement_convention():
-    s = sampler_sigmas(4)
+    s = sampling_grid(4)
     assert s.shape == (5,) and s[0] == 80.0 and s[-1] == 0.002 and np.all(np.diff(s) < 0)
 
 

@@ -140,7 +140,7 @@ def test_students_refuse_non_finite_input(bad):
     with pytest.raises(ValueError, match="finite"):
         _model()(x, 1.0)
     with pytest.raises(ValueError, match="finite"):
-        VelocityStudent(3, hidden=8, depth=1)(x, 0.5)
+        VelocityStudent(MLP(3, hidden=8, depth=1))(x, 0.5)
 
 
 # ---------------------------------------------------------------- defect 6: TrainConfig values
@@ -167,14 +167,14 @@ def test_trainconfig_stores_converted_values():
 
 def test_trainers_refuse_wrong_types_up_front():
     orc = BasinOracle(TWO)
-    with pytest.raises(TypeError, match="cfg"):
-        train_reflow(orc, 10, cfg={"steps": 2})
+    with pytest.raises(TypeError, match="train"):
+        train_reflow(orc, 10, train={"steps": 2})
     with pytest.raises(TypeError, match="oracle"):
         train_reflow(TWO, 10)
     with pytest.raises(TypeError, match="n_pairs"):
         train_reflow(orc, 10.5)
-    with pytest.raises(TypeError, match="cfg"):
-        train_progressive(TWO, TWO.data, PD_GRID, cfg=None)
+    with pytest.raises(TypeError, match="train"):
+        train_progressive(TWO, TWO.data, PD_GRID, train=None)
     with pytest.raises(TypeError, match="data"):
         train_progressive(TWO, TWO.data.points, PD_GRID)
     with pytest.raises(TypeError, match="rounds"):

@@ -16,9 +16,10 @@ from ideal_diffusion.denoiser import IdealDenoiser  # noqa: E402
 from ideal_diffusion.experiments import common  # noqa: E402
 from ideal_diffusion.experiments import motivation as m  # noqa: E402
 from ideal_diffusion.nn import TrainConfig  # noqa: E402
+from ideal_diffusion.schedules import SIGMA_MAX, SIGMA_MIN, sampling_grid  # noqa: E402
 from ideal_diffusion.solvers import nfe, sample, solve_ode  # noqa: E402
 
-SMIN, SMAX = common.SIGMA_MIN, common.SIGMA_MAX
+SMIN, SMAX = SIGMA_MIN, SIGMA_MAX
 
 
 def test_one_euler_step_returns_the_denoised_mean():
@@ -54,7 +55,7 @@ def test_single_point_every_solver_is_exact(solver):
     x_T = common.noise(2, 64, 3)
     exact = x0 + (x_T - x0) * SMIN / SMAX
     for n in (1, 2, 3, 5, 8, 64):
-        err = np.abs(sample(den, x_T, common.sampler_sigmas(n), solver) - exact).max()
+        err = np.abs(sample(den, x_T, sampling_grid(n), solver) - exact).max()
         # Euler and DPM-Solver++(2M): rounding; Heun's one-step corrector divides the
         # predictor's rounding by sigma_min (x 500) and still stays at 1e-9
         assert err < (1e-13 if solver != "heun" else 1e-8) * np.abs(x_T).max(), (n, err)
@@ -102,7 +103,7 @@ def test_few_step_heun_blows_up_with_the_exact_D_not_with_a_smooth_student():
     mix = common.ideal_denoiser("clusters")
     student = m.run_denoiser_student(_tiny_student()).student
     x_T = common.noise(2, 64, 5)
-    grid = common.sampler_sigmas(1)
+    grid = sampling_grid(1)
     assert nfe("heun", grid) == 2
     exact_D = np.median(np.linalg.norm(sample(mix, x_T, grid, "heun"), axis=1))
     smooth = np.median(np.linalg.norm(sample(student, x_T, grid, "heun"), axis=1))

@@ -43,7 +43,7 @@ def test_model_gradcheck_every_parameterisation(param):
 
 
 def test_gradcheck_per_sample_boundary():
-    model = Model(MLP(2, hidden=10, depth=2, emb_dim=4, rng=5), ConsistencyParam())
+    model = Model(MLP(2, hidden=10, depth=2, emb_dim=4, rng=5), ConsistencyParam(boundary=0.002))
     x, _ = _inputs(4)
     boundary = np.array([0.002, 0.1, 0.5, 2.0])
     errs = gradcheck(model, x, boundary * 1.5 + 0.01, boundary=boundary)
@@ -66,7 +66,7 @@ def test_boundary_exact(cls, b, dtype):
 
 def test_boundary_exact_per_sample_and_mixed():
     """Multi-boundary CD: each sample at its own segment boundary; others free."""
-    model = Model(MLP(2, hidden=16, depth=2, rng=8), ConsistencyParam())
+    model = Model(MLP(2, hidden=16, depth=2, rng=8), ConsistencyParam(boundary=0.002))
     rng = np.random.default_rng(1)
     x = rng.standard_normal((6, 2))
     b = np.array([0.002, 0.05, 0.5, 2.0, 0.002, 0.5])
@@ -113,7 +113,7 @@ def test_coefficients_match_formulas():
 
 
 def test_inference_matches_forward_and_theta_override():
-    model = Model(MLP(2, hidden=16, depth=2, rng=9), ConsistencyParam())
+    model = Model(MLP(2, hidden=16, depth=2, rng=9), ConsistencyParam(boundary=0.002))
     x, sigma = _inputs(8)
     np.testing.assert_allclose(model(x, sigma), model.forward(x, sigma), rtol=1e-13, atol=1e-14)
     other = model.copy()

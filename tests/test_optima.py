@@ -5,6 +5,8 @@ import pytest
 from ideal_diffusion import IdealDenoiser, ring, sample, solve_ode, two_points
 from ideal_diffusion.distill.optima import (
     ConsistencyOracle,
+    Grid,
+    as_grid,
     check_boundaries,
     consistency_optimum,
     consistency_training_target,
@@ -33,6 +35,21 @@ def test_grid_is_ascending_karras_without_zero():
     assert grid_index(GRID[::-1], GRID[3]) == 3  # a grid is a set: order does not matter
     with pytest.raises(ValueError, match="grid value"):
         grid_index(GRID, 1.2345)
+
+
+def test_a_grid_value_is_checked_once():
+    G = Grid(GRID[::-1])  # any order in, ascending and read-only out
+    assert np.array_equal(G.sigmas, GRID) and len(G) == GRID.size
+    assert as_grid(G) is G.sigmas  # no second check, no copy
+    with pytest.raises(ValueError):
+        G.sigmas[0] = 1.0
+    assert Grid(G).sigmas is not None and np.array_equal(np.asarray(G), GRID)
+    for bad in ([1.0], [0.0, 1.0], [1.0, np.nan], [1.0, 1.0, 2.0]):
+        with pytest.raises(ValueError, match="grid"):
+            Grid(bad)
+    # a Grid is accepted wherever a grid array is, with the same answers
+    b = GRID[[0, 5, 11]]
+    np.testing.assert_array_equal(lower_boundary(G, b, GRID), lower_boundary(GRID, b, GRID))
 
 
 def test_boundaries_and_segments():

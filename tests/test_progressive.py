@@ -11,12 +11,12 @@ from ideal_diffusion.distill.progressive import (
     round_grid,
     train_progressive,
 )
-from ideal_diffusion.experiments.common import sampler_sigmas
 from ideal_diffusion.nn import TrainConfig
+from ideal_diffusion.schedules import sampling_grid
 
 DATA = clusters()
 D = IdealDenoiser(DATA)
-SIGMAS = sampler_sigmas(16)  # descending, 80 -> 0.002, no trailing 0
+SIGMAS = sampling_grid(16)  # descending, 80 -> 0.002, no trailing 0
 
 
 def test_target_closes_the_ddim_step():

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from ideal_diffusion import IdealDenoiser, ring
-from ideal_diffusion.distill.cd import segment_boundary, train_cd
+from ideal_diffusion.distill.cd import train_cd
 from ideal_diffusion.distill.mbcd import choose_boundaries, train_mbcd
-from ideal_diffusion.distill.optima import ConsistencyOracle, distill_grid
+from ideal_diffusion.distill.optima import ConsistencyOracle, distill_grid, lower_boundary
 from ideal_diffusion.distill.sampling import kjump_sample, multistep_sample
 from ideal_diffusion.nn import MLP, ConsistencyParam, Model, TrainConfig, blas_threads
 
@@ -169,11 +169,16 @@ def test_student_refuses_sigma_outside_its_grid():
     assert np.array_equal(one(x + 1, GRID[0]), x + 1)  # f(x, s_1) = x, bit for bit
 
 
-def test_segment_boundary():
+def test_lower_boundary_between_grid_values():
+    """Any sigma in [s_1, s_N], not only grid values: (b_k, b_{k+1}] -> b_k, s_1 -> s_1."""
     b = GRID[[0, 6, 12]]
     s = np.array([GRID[0], GRID[3], GRID[6], GRID[7], 3.3, GRID[-1]])
     want = np.array([GRID[0], GRID[0], GRID[0], GRID[6], b[np.searchsorted(b, 3.3) - 1], GRID[12]])
-    assert np.array_equal(segment_boundary(b, s), want)
+    assert np.array_equal(lower_boundary(GRID, b, s), want)
+    # a value within 1e-9 of a grid value is that grid value (b_1 itself, not just above it)
+    assert lower_boundary(GRID, b, GRID[6] * (1 + 1e-12)) == GRID[0]
+    with pytest.raises(ValueError, match=r"sigma must lie in \[s_1, s_N\]"):
+        lower_boundary(GRID, b, 100.0)
 
 
 def test_train_mbcd_refuses_boundaries():
@@ -188,3 +193,81 @@ def test_results_keep_history_and_config():
     h = hashlib.sha256(res.model.net.theta.tobytes()).hexdigest()
     again = train_mbcd(D, DATA, GRID, 2, TINY.replace(ema=0.5), hidden=8, depth=1)
     assert hashlib.sha256(again.model.net.theta.tobytes()).hexdigest() == h
+
+
+# ----------------------------------------------------------------------------- one training setup
+
+
+def _trainers():
+    """Each trainer as ``fit(train, **net_kwargs) -> (trained weights, its EMA or target)``."""
+    from ideal_diffusion.distill import (
+        train_denoiser_student,
+        train_kd,
+        train_progressive,
+        train_reflow,
+    )
+    from ideal_diffusion.distill.kd import noisy_pairs, regression_pairs
+    from ideal_diffusion.distill.reflow import BasinOracle
+    from ideal_diffusion.schedules import sampling_grid
+
+    x_T, x0 = noisy_pairs(DATA, 64, rng=1)
+    pairs = regression_pairs(x_T, x0)
+    oracle = BasinOracle(D, rtol=1e-5, atol=1e-5)
+    return {
+        "kd": lambda t, **kw: train_kd(pairs, t, **kw).model.net.theta,
+        "denoiser": lambda t, **kw: train_denoiser_student(DATA, t, **kw).model.net.theta,
+        "progressive": lambda t, **kw: train_progressive(
+            D, DATA, sampling_grid(4), t, rounds=1, **kw).students[-1].net.theta,
+        "reflow": lambda t, **kw: train_reflow(oracle, 50, t, **kw).student.net.theta,
+        "cd (target)": lambda t, **kw: train_cd(D, DATA, GRID, train=t, **kw).target_theta,
+        "mbcd (target)": lambda t, **kw: train_mbcd(D, DATA, GRID, 2, t, **kw).target_theta,
+    }
+
+
+@pytest.mark.parametrize("name", list(_trainers()))
+def test_every_trainer_honours_ema_and_an_injected_net(name):
+    # ema = 1 freezes the average at the starting weights: a regression student ends on them
+    # and a CD target network stays there, bit for bit. The injected net is copied, not trained.
+    fit_ = _trainers()[name]
+    net = MLP(2, hidden=8, depth=2, emb_dim=4, activation="relu", rng=11)
+    start = net.theta.copy()
+    t = TrainConfig(steps=3, batch=8, warmup=1, ema=1.0, progress=False)
+    assert np.array_equal(fit_(t, net=net, hidden=8), start)
+    assert np.array_equal(net.theta, start)
+    if not name.startswith(("cd", "mbcd")):  # without ema the weights move
+        assert not np.array_equal(fit_(t.replace(ema=0.0), net=net), start)
+
+
+def test_trainers_share_one_signature():
+    import inspect
+
+    from ideal_diffusion.distill import (
+        train_denoiser_student,
+        train_kd,
+        train_progressive,
+        train_reflow,
+    )
+
+    for f in (train_kd, train_cd, train_progressive, train_reflow, train_denoiser_student):
+        p = inspect.signature(f).parameters
+        assert "train" in p and "cfg" not in p, f.__name__
+        for name in ("hidden", "depth", "emb_dim", "activation", "net"):
+            assert p[name].kind is inspect.Parameter.KEYWORD_ONLY, (f.__name__, name)
+
+
+def test_make_net_refuses_a_disagreeing_architecture():
+    from ideal_diffusion.nn import NET_DEFAULTS, make_net
+
+    fresh = make_net(3, rng=0)
+    assert (fresh.hidden, fresh.depth, fresh.emb_dim, fresh.activation) == tuple(
+        NET_DEFAULTS[k] for k in ("hidden", "depth", "emb_dim", "activation"))
+    net = MLP(2, hidden=8, depth=1, rng=0)
+    assert make_net(2, net=net, hidden=8, depth=1).hidden == 8
+    with pytest.raises(ValueError, match="hidden=16 disagrees"):
+        make_net(2, net=net, hidden=16)
+    with pytest.raises(ValueError, match="net must map 3 features"):
+        make_net(3, net=net)
+    with pytest.raises(TypeError, match="net must be"):
+        make_net(2, net="mlp")
+    with pytest.raises(TypeError, match="train must be a TrainConfig"):
+        train_cd(D, DATA, GRID, train=dict(steps=1))

@@ -37,22 +37,22 @@ import numpy as np
 
 from ..data import as_rng
 from ..nn import (
-    EMA,
-    MLP,
-    Adam,
     ConsistencyParam,
     JumpEDMParam,
     JumpParam,
     Model,
+    Optimiser,
     PlainParam,
     TrainConfig,
     blas_threads,
     fit,
+    make_net,
 )
-from .optima import as_grid, check_boundaries, grid_index, lower_boundary, teacher_step
+from ..schedules import SIGMA_MIN
+from .optima import Grid, check_boundaries, grid_index, lower_boundary, teacher_step
 
 __all__ = ["CDResult", "JumpEDMParam", "cd_batch", "cd_loss", "cd_step_grad", "cd_weights",
-           "make_student", "segment_boundary", "train_cd"]
+           "make_student", "train_cd"]
 
 
 PARAMS = {"consistency": ConsistencyParam, "jump": JumpParam, "jump_edm": JumpEDMParam,
@@ -60,30 +60,10 @@ PARAMS = {"consistency": ConsistencyParam, "jump": JumpParam, "jump_edm": JumpED
 WEIGHTINGS = ("cout", "uniform")
 
 
-def segment_boundary(boundaries, sigma) -> np.ndarray:
-    """The lower boundary of the segment of each ``sigma``: the largest boundary below it.
-
-    Like :func:`~ideal_diffusion.distill.optima.lower_boundary` but for any sigma >= b_0, not
-    only grid values: sigma in (b_k, b_{k+1}] gives b_k, and sigma <= b_0 gives sigma itself.
-
-    Parameters
-    ----------
-    boundaries : (K,) ascending array
-    sigma : (B,) array
-
-    Returns
-    -------
-    b : (B,) array
-    """
-    b = np.asarray(boundaries, dtype=np.float64)
-    s = np.asarray(sigma, dtype=np.float64)
-    k = np.searchsorted(b, s, side="left") - 1
-    return np.where(k < 0, s, b[np.maximum(k, 0)])
-
-
-def make_student(d: int, param: str = "consistency", sigma_min: float = 0.002,
-                 hidden: int = 128, depth: int = 3, emb_dim: int = 16, sigma_data: float = 0.5,
-                 rng=0, dtype=np.float64) -> Model:
+def make_student(d: int, param: str = "consistency", sigma_min: float = SIGMA_MIN, *,
+                 hidden: int | None = None, depth: int | None = None,
+                 emb_dim: int | None = None, activation: str | None = None, net=None,
+                 sigma_data: float = 0.5, rng=0, dtype=np.float64) -> Model:
     """A consistency student f_phi(x, sigma) of data dimension ``d``.
 
     Parameters
@@ -92,10 +72,13 @@ def make_student(d: int, param: str = "consistency", sigma_min: float = 0.002,
         Output parameterisation; all but "plain" satisfy f(x, b) = x exactly.
     sigma_min : float
         Default boundary b (a per-sample boundary is passed at call time in MBCD).
+    hidden, depth, emb_dim, activation, net, rng, dtype :
+        The network (:func:`~ideal_diffusion.nn.make_net`; None: ``nn.NET_DEFAULTS``).
     """
     if param not in PARAMS:
         raise ValueError(f"param must be one of {sorted(PARAMS)}, got {param!r}")
-    net = MLP(d, hidden=hidden, depth=depth, emb_dim=emb_dim, rng=as_rng(rng), dtype=dtype)
+    net = make_net(d, as_rng(rng), net=net, hidden=hidden, depth=depth, emb_dim=emb_dim,
+                   activation=activation, dtype=dtype)
     p = PlainParam(sigma_data) if param == "plain" else PARAMS[param](sigma_min, sigma_data)
     return Model(net, p)
 
@@ -108,8 +91,9 @@ def cd_batch(denoiser, data, grid, batch: int, rng, solver: str = "heun", bounda
     x_n, x_hat : (batch, d) arrays
     s_n, s_prev, b : (batch,) arrays of grid values (s_prev < s_n, b <= s_prev)
     """
-    g = as_grid(grid)
-    return _draw(denoiser, data, g, lower_boundary(g, boundaries, g), batch, as_rng(rng), solver)
+    G = Grid(grid)
+    g = G.sigmas
+    return _draw(denoiser, data, g, lower_boundary(G, boundaries, g), batch, as_rng(rng), solver)
 
 
 def _draw(denoiser, data, g, low, batch, rng, solver):
@@ -150,12 +134,13 @@ def cd_loss(f, f_target, denoiser, x_n, s_n, grid, solver: str = "heun", boundar
     -------
     loss : (B,) array
     """
-    g = as_grid(grid)
-    i = grid_index(g, s_n)
+    G = Grid(grid)
+    g = G.sigmas
+    i = grid_index(G, s_n)
     if np.any(i < 1):
         raise ValueError("s_n must be grid values above s_1")
     s_prev = g[i - 1]
-    b = lower_boundary(g, boundaries, s_n)
+    b = lower_boundary(G, boundaries, s_n)
     x_hat = teacher_step(denoiser, x_n, s_n, s_prev, solver)
     target = _target(f_target, x_hat, s_prev, b, boundary_condition)
     pred = f(x_n, s_n, b if boundary_condition else None)
@@ -174,12 +159,13 @@ def cd_weights(model: Model, grid, boundaries=None, weighting: str = "cout") -> 
     """
     if weighting not in WEIGHTINGS:
         raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
-    g = as_grid(grid)
+    G = Grid(grid)
+    g = G.sigmas
     w = np.zeros(g.size)
     if weighting == "uniform" or not model.param.has_boundary:
         w[1:] = 1.0
         return w
-    c_out = model.param.coefficients(g[1:], lower_boundary(g, boundaries, g[1:]))[1]
+    c_out = model.param.coefficients(g[1:], lower_boundary(G, boundaries, g[1:]))[1]
     w[1:] = 1.0 / c_out ** 2
     w[1:] /= w[1:].mean()
     return w
@@ -281,7 +267,7 @@ class CDResult:
             raise ValueError(f"sigma must lie in [s_1, s_N] = [{lo:g}, {hi:g}] (the range the "
                              f"student was trained on), got values in [{s.min():g}, {s.max():g}]")
         if self.model.param.has_boundary:
-            own = segment_boundary(self.boundaries, s)
+            own = lower_boundary(self.grid, self.boundaries, s)
             if boundary is None:
                 boundary = own
             else:
@@ -307,8 +293,9 @@ class CDResult:
 
 def train_cd(denoiser, data, grid, solver: str = "heun", boundaries=None,
              train: TrainConfig = TrainConfig(ema=0.9),  # noqa: B008 (frozen: immutable)
-             *, param: str = "consistency",
-             hidden: int = 128, depth: int = 3, weighting: str = "cout", callback=None,
+             *, param: str = "consistency", hidden: int | None = None,
+             depth: int | None = None, emb_dim: int | None = None,
+             activation: str | None = None, net=None, weighting: str = "cout", callback=None,
              callback_every: int = 50) -> CDResult:
     """Train a consistency student by CD against the ideal-denoiser teacher.
 
@@ -316,7 +303,8 @@ def train_cd(denoiser, data, grid, solver: str = "heun", boundaries=None,
     ----------
     denoiser : IdealDenoiser (the teacher)
     data : DeltaMixture or GaussianMixture (x0 is drawn from it)
-    grid : (N,) array of grid sigmas (any order; see :func:`optima.distill_grid`)
+    grid : (N,) array of grid sigmas (any order; see :func:`optima.distill_grid`), or a
+        :class:`~ideal_diffusion.distill.optima.Grid`
     solver : {"euler", "heun"} -- the teacher's one-step solver
     boundaries : (K,) array of grid values containing s_1, or None (plain CD)
     train : TrainConfig
@@ -326,7 +314,9 @@ def train_cd(denoiser, data, grid, solver: str = "heun", boundaries=None,
         same bits), the progress bar, the divergence bounds, and ``train.ema``: the EMA decay
         mu of the target network phi^- (0: a stop-gradient copy of phi).
     param : {"consistency", "jump", "jump_edm", "plain"} -- "plain": no boundary condition
-    hidden, depth : MLP size
+    hidden, depth, emb_dim, activation : the network (:func:`~ideal_diffusion.nn.make_net`;
+        None: ``nn.NET_DEFAULTS``)
+    net : MLP, optional -- an injected network (copied), instead of a fresh one
     weighting : {"cout", "uniform"} -- per-level loss weights (:func:`cd_weights`)
     callback : callable ``callback(step, model, target_theta)``, optional
         Called before the first step (step 0) and after every ``callback_every`` steps
@@ -351,23 +341,24 @@ def train_cd(denoiser, data, grid, solver: str = "heun", boundaries=None,
         raise ValueError(f"solver must be 'euler' or 'heun', got {solver!r}")
     if weighting not in WEIGHTINGS:
         raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
-    for name, value in (("hidden", hidden), ("depth", depth), ("callback_every", callback_every)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    g = as_grid(grid)
-    b_all = check_boundaries(g, boundaries)
+    if isinstance(callback_every, bool) or not isinstance(callback_every, (int, np.integer)) \
+            or callback_every < 1:
+        raise ValueError(f"callback_every must be an integer >= 1, got {callback_every!r}")
+    G = Grid(grid)
+    g = G.sigmas
+    b_all = check_boundaries(G, boundaries)
     rng = np.random.default_rng(train.seed)
-    model = make_student(data.d, param, g[0], hidden, depth, rng=rng)
+    model = make_student(data.d, param, g[0], hidden=hidden, depth=depth, emb_dim=emb_dim,
+                         activation=activation, net=net, rng=rng)
     net = model.net
-    opt = Adam(net.theta, lr=train.lr, weight_decay=train.weight_decay,
-               clip_norm=train.clip_norm)
-    ema = EMA(net.theta, train.ema)
+    opt = Optimiser(net.theta, train, target=True)
+    ema = opt.ema
     has_bc = param != "plain"
     evals_per_sample = 2 if solver == "heun" else 1
     steps, batch = train.steps, train.batch
 
-    low = lower_boundary(g, b_all, g)
-    w_level = cd_weights(model, g, b_all, weighting)
+    low = lower_boundary(G, b_all, g)
+    w_level = cd_weights(model, G, b_all, weighting)
 
     if callback is not None:
         callback(0, model, ema.theta)
@@ -376,8 +367,7 @@ def train_cd(denoiser, data, grid, solver: str = "heun", boundaries=None,
         x_n, s_n, x_hat, s_prev, b = _draw(denoiser, data, g, low, batch, rng, solver)
         w = w_level[np.searchsorted(g, s_n)]
         loss, grad = cd_step_grad(model, ema.theta, x_n, s_n, x_hat, s_prev, b, has_bc, w)
-        opt.step(net.theta, grad, train.lr_at(i))
-        ema.update(net.theta)
+        opt.step(i, grad)
         if callback is not None and ((i + 1) % callback_every == 0 or i + 1 == steps):
             callback(i + 1, model, ema.theta)
         return loss
@@ -387,5 +377,5 @@ def train_cd(denoiser, data, grid, solver: str = "heun", boundaries=None,
     history = fit(step, train, desc=f"{label} ({param}, {solver})", params=net.theta)
     seconds = time.perf_counter() - t0
     return CDResult(model, ema.theta.copy(), history, g, b_all, solver,
-                    steps * batch * evals_per_sample, train, param, int(hidden), int(depth),
+                    steps * batch * evals_per_sample, train, param, net.hidden, net.depth,
                     weighting, seconds)

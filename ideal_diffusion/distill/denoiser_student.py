@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._rng import as_rng
-from ..nn import EMA, MLP, Adam, EDMPrecond, Model, TrainConfig, fit
+from ..nn import EDMPrecond, Model, Optimiser, TrainConfig, fit, make_net
+from ..schedules import SIGMA_MAX, SIGMA_MIN
 
 __all__ = ["DenoiserStudent", "train_denoiser_student", "student_error_by_sigma",
            "edm_loss_and_grad", "P_MEAN", "P_STD"]
@@ -90,9 +91,10 @@ class DenoiserStudent:
 
 
 def train_denoiser_student(data, train: TrainConfig = TrainConfig(),  # noqa: B008 (frozen)
-                           *, hidden=64, depth=3,
-                           sigma_data=0.5, dtype=np.float64, wide_frac=0.0,
-                           sigma_range=(0.002, 80.0)) -> DenoiserStudent:
+                           *, hidden: int | None = None, depth: int | None = None,
+                           emb_dim: int | None = None, activation: str | None = None,
+                           net=None, sigma_data=0.5, dtype=np.float64, wide_frac=0.0,
+                           sigma_range=(SIGMA_MIN, SIGMA_MAX)) -> DenoiserStudent:
     """Train ``D_theta`` on ``data`` with the EDM diffusion loss (seeded, a few seconds).
 
     Parameters
@@ -104,8 +106,11 @@ def train_denoiser_student(data, train: TrainConfig = TrainConfig(),  # noqa: B0
         the one seed of the initial weights and every batch (same seed, bit-identical
         parameters), the progress bar, the divergence bounds; ``train.ema > 0`` returns the
         EMA of the weights.
-    hidden, depth : int
-        MLP width and number of hidden layers (SiLU).
+    hidden, depth, emb_dim, activation : optional
+        The network (:func:`~ideal_diffusion.nn.make_net`); None: ``nn.NET_DEFAULTS``, except
+        ``hidden``, which defaults to 64 here.
+    net : MLP, optional
+        An injected network (copied), instead of a fresh one.
     sigma_data : float
         EDM preconditioning constant, > 0.
     dtype : float64 or float32
@@ -131,9 +136,6 @@ def train_denoiser_student(data, train: TrainConfig = TrainConfig(),  # noqa: B0
     """
     if not isinstance(train, TrainConfig):
         raise TypeError(f"train must be a TrainConfig, got {type(train).__name__}")
-    for name, value in (("hidden", hidden), ("depth", depth)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
     try:
         wide_frac = float(wide_frac)
     except (TypeError, ValueError):
@@ -147,11 +149,12 @@ def train_denoiser_student(data, train: TrainConfig = TrainConfig(),  # noqa: B0
     n_wide = int(round(wide_frac * batch))
     rng = as_rng(train.seed)
     d = int(np.asarray(data.sample(1, np.random.default_rng(0))).shape[1])
-    net = MLP(d, hidden=hidden, depth=depth, rng=rng, dtype=dtype)
+    if net is None and hidden is None:
+        hidden = 64
+    net = make_net(d, rng, net=net, hidden=hidden, depth=depth, emb_dim=emb_dim,
+                   activation=activation, dtype=dtype)
     model = Model(net, EDMPrecond(sigma_data))
-    opt = Adam(net.theta, lr=train.lr, weight_decay=train.weight_decay,
-               clip_norm=train.clip_norm)
-    ema = EMA(net.theta, train.ema) if train.ema > 0 else None
+    opt = Optimiser(net.theta, train)
 
     def step(i):
         x0 = data.sample(batch, rng)
@@ -159,14 +162,11 @@ def train_denoiser_student(data, train: TrainConfig = TrainConfig(),  # noqa: B0
                                        rng.uniform(np.log(lo), np.log(hi), n_wide)]))
         eps = rng.standard_normal(x0.shape)
         loss = edm_loss_and_grad(model, x0, sigma, eps)
-        opt.step(net.theta, net.grad, lr=train.lr_at(i))
-        if ema is not None:
-            ema.update(net.theta)
+        opt.step(i, net.grad)
         return loss
 
     history = fit(step, train, desc="denoiser student", params=net.theta)
-    if ema is not None:
-        net.theta[...] = ema.theta
+    opt.finish()
     return DenoiserStudent(model, history, train)
 
 

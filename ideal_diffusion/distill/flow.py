@@ -58,13 +58,12 @@ import numpy as np
 from scipy.integrate import solve_ivp
 
 from .. import _validate as _v
+from ..schedules import SIGMA_MAX, SIGMA_MIN
 
-__all__ = ["SIGMA_MIN", "SIGMA_MAX", "T_MIN", "T_MAX", "IdealVelocity", "euler_t", "fm_to_ve",
+__all__ = ["T_MIN", "T_MAX", "IdealVelocity", "euler_t", "fm_to_ve",
            "fm_velocity", "flow_path", "sigma_of_t", "solve_flow", "t_of_sigma", "uniform_t",
            "ve_to_fm"]
 
-SIGMA_MIN = 0.002
-SIGMA_MAX = 80.0
 #: the FM times of the sampler's ends: t = sigma / (1 + sigma)
 T_MIN = SIGMA_MIN / (1.0 + SIGMA_MIN)
 T_MAX = SIGMA_MAX / (1.0 + SIGMA_MAX)

@@ -28,7 +28,8 @@ import numpy as np
 
 from .. import _validate as _v
 from ..data import as_rng
-from ..nn import EMA, MLP, Adam, EDMPrecond, Model, TrainConfig, blas_threads, fit
+from ..nn import EDMPrecond, Model, Optimiser, TrainConfig, blas_threads, fit, make_net
+from ..schedules import SIGMA_MAX
 from ..solvers import nfe, sample
 
 __all__ = ["CountingDenoiser", "KDPairs", "KDResult", "collect_pairs", "noisy_pairs",
@@ -93,7 +94,7 @@ class KDPairs:
         return self.x_T.shape[0]
 
 
-def noisy_pairs(data, n: int, sigma_max: float = 80.0, rng=0):
+def noisy_pairs(data, n: int, sigma_max: float = SIGMA_MAX, rng=0):
     """Draw x0 ~ data and x_T = x0 + sigma_max eps: the exact marginal at sigma_max.
 
     Returns
@@ -140,7 +141,7 @@ def collect_pairs(denoiser, x_T, sigmas, solver: str = "heun") -> KDPairs:
     return KDPairs(x_T, target, float(s[0]), "teacher", solver, s, per, counter.evals)
 
 
-def regression_pairs(x_T, x0, sigma_max: float = 80.0) -> KDPairs:
+def regression_pairs(x_T, x0, sigma_max: float = SIGMA_MAX) -> KDPairs:
     """The diffusion-loss contrast: pairs (x_T, the x0 that generated it); no teacher cost.
 
     Parameters
@@ -205,8 +206,9 @@ class KDResult:
 
 
 def train_kd(pairs: KDPairs, train: TrainConfig = TrainConfig(),  # noqa: B008 (frozen)
-             *, hidden: int = 128,
-             depth: int = 3, sigma_data: float = 0.5) -> KDResult:
+             *, hidden: int | None = None, depth: int | None = None,
+             emb_dim: int | None = None, activation: str | None = None, net=None,
+             sigma_data: float = 0.5) -> KDResult:
     """Fit f_phi(x_T, sigma_max) to the pairs with Adam (mean squared error, minibatches).
 
     Parameters
@@ -217,7 +219,9 @@ def train_kd(pairs: KDPairs, train: TrainConfig = TrainConfig(),  # noqa: B008 (
         clamped to the steps, cosine decay, clipping, weight decay), the one seed of weights
         and minibatches (same seed, same bits), the progress bar, the divergence bounds;
         ``train.ema > 0`` returns the EMA of the weights.
-    hidden, depth : MLP width and number of hidden layers
+    hidden, depth, emb_dim, activation : the network (:func:`~ideal_diffusion.nn.make_net`;
+        None: ``nn.NET_DEFAULTS``)
+    net : MLP, optional -- an injected network (copied), instead of a fresh one
     sigma_data : EDM preconditioning constant (at sigma_max = 80 the network sees x_T / 80)
 
     Returns
@@ -240,16 +244,12 @@ def train_kd(pairs: KDPairs, train: TrainConfig = TrainConfig(),  # noqa: B008 (
                         f"got {type(pairs).__name__}")
     if not isinstance(train, TrainConfig):
         raise TypeError(f"train must be a TrainConfig, got {type(train).__name__}")
-    for name, value in (("hidden", hidden), ("depth", depth)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
     rng = np.random.default_rng(train.seed)
     n, d = pairs.x_T.shape
-    model = Model(MLP(d, hidden=hidden, depth=depth, rng=rng), EDMPrecond(sigma_data))
-    net = model.net
-    opt = Adam(net.theta, lr=train.lr, weight_decay=train.weight_decay,
-               clip_norm=train.clip_norm)
-    ema = EMA(net.theta, train.ema) if train.ema > 0 else None
+    net = make_net(d, rng, net=net, hidden=hidden, depth=depth, emb_dim=emb_dim,
+                   activation=activation)
+    model = Model(net, EDMPrecond(sigma_data))
+    opt = Optimiser(net.theta, train)
     s = pairs.sigma_max
     batch = train.batch
 
@@ -258,15 +258,12 @@ def train_kd(pairs: KDPairs, train: TrainConfig = TrainConfig(),  # noqa: B008 (
         diff = model.forward(pairs.x_T[idx], s) - pairs.target[idx]
         loss = float(np.einsum("bd,bd->", diff, diff)) / batch
         model.backward((2.0 / batch) * diff, need_input_grad=False)
-        opt.step(net.theta, net.grad, train.lr_at(i))
-        if ema is not None:
-            ema.update(net.theta)
+        opt.step(i, net.grad)
         return loss
 
     t0 = time.perf_counter()
     history = fit(step, train, desc=f"KD ({pairs.kind})", params=net.theta)
-    if ema is not None:
-        net.theta[...] = ema.theta
+    opt.finish()
     return KDResult(model, history, s, pairs.kind, pairs.teacher_evals, pairs.nfe_per_sample,
-                    time.perf_counter() - t0, train, int(hidden), int(depth), int(n),
+                    time.perf_counter() - t0, train, net.hidden, net.depth, int(n),
                     pairs.solver)

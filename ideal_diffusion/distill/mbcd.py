@@ -18,7 +18,7 @@ import numpy as np
 
 from ..nn import TrainConfig
 from .cd import CDResult, train_cd
-from .optima import as_grid
+from .optima import Grid, as_grid
 from .sampling import kjump_sample
 
 __all__ = ["choose_boundaries", "kjump_sample", "train_mbcd"]
@@ -57,10 +57,10 @@ def train_mbcd(denoiser, data, grid, K: int,
     K : int, 1 <= K <= N - 1 -- number of boundaries (:func:`choose_boundaries`)
     train : TrainConfig -- ``train.ema`` is the target decay mu
     **kwargs
-        ``solver``, ``param``, ``hidden``, ``depth``, ``weighting``, ``callback``,
-        ``callback_every`` of ``train_cd``. ``param`` defaults to ``"jump_edm"`` here
-        (``train_cd``'s default is ``"consistency"``); ``boundaries`` is refused (it is what
-        ``K`` chooses).
+        ``solver``, ``param``, ``hidden``, ``depth``, ``emb_dim``, ``activation``, ``net``,
+        ``weighting``, ``callback``, ``callback_every`` of ``train_cd``. ``param`` defaults
+        to ``"jump_edm"`` here (``train_cd``'s default is ``"consistency"``); ``boundaries``
+        is refused (it is what ``K`` chooses).
 
     Returns
     -------
@@ -70,5 +70,6 @@ def train_mbcd(denoiser, data, grid, K: int,
         raise ValueError("boundaries must not be passed to train_mbcd (K chooses them); "
                          "call train_cd(..., boundaries=...) for your own")
     kwargs.setdefault("param", "jump_edm")
-    return train_cd(denoiser, data, grid, boundaries=choose_boundaries(grid, K), train=train,
+    G = Grid(grid)
+    return train_cd(denoiser, data, G, boundaries=choose_boundaries(G, K), train=train,
                     **kwargs)

@@ -5,7 +5,8 @@ Conventions (used by every module of :mod:`ideal_diffusion.distill`)
 * A **distillation grid** is the EDM/Karras grid without its trailing 0. In the lecture's
   ascending notation it is sigma_min = s_1 < s_2 < ... < s_N = sigma_max. Functions here
   take a grid as an array of its N values in *any* order (it is a set: it is sorted
-  ascending internally) and take and return **sigma values, never bare indices**, so there
+  ascending internally), or as a :class:`Grid` (checked once, when it is built: pass one to
+  skip the check), and take and return **sigma values, never bare indices**, so there
   is no off-by-one or direction ambiguity. A sigma passed as "a grid value" must equal one
   of them (to 1e-9 relative).
 * One **teacher step** Solver(x, s_n -> s_{n-1}) is one Euler or Heun step of the PF-ODE
@@ -32,15 +33,18 @@ The optima
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .. import _validate as _v
 from ..denoiser import IdealDenoiser
-from ..schedules import karras_sigmas
+from ..schedules import SIGMA_MAX, SIGMA_MIN, karras_sigmas
 from ..solvers import euler_step, heun_step, sample
 
 __all__ = [
     "ConsistencyOracle",
+    "Grid",
     "as_grid",
     "check_boundaries",
     "consistency_optimum",
@@ -60,7 +64,7 @@ _CT_CHUNK_ELEMS = 1 << 20  # entries of one (chunk, N, d) block in consistency_t
 # ----------------------------------------------------------------------------- grids
 
 
-def distill_grid(N: int, sigma_min: float = 0.002, sigma_max: float = 80.0,
+def distill_grid(N: int, sigma_min: float = SIGMA_MIN, sigma_max: float = SIGMA_MAX,
                  rho: float = 7.0) -> np.ndarray:
     """The distillation grid s_1 < ... < s_N: the Karras grid without its 0, **ascending**.
 
@@ -79,20 +83,58 @@ def distill_grid(N: int, sigma_min: float = 0.002, sigma_max: float = 80.0,
     return g
 
 
-def as_grid(grid) -> np.ndarray:
-    """Validate a grid (any order) and return it sorted **ascending**, shape (N,).
-
-    Raises
-    ------
-    ValueError
-        If it has fewer than 2 values, a value <= 0 or non-finite, or repeated values.
-    """
+def _check_grid(grid) -> np.ndarray:
     g = np.sort(np.asarray(grid, dtype=np.float64).ravel())
     if g.size < 2 or not np.all(np.isfinite(g)) or g[0] <= 0:
         raise ValueError("grid must hold >= 2 finite sigmas > 0 (no trailing 0)")
     if np.any(np.diff(g) <= 1e-12 * g[1:]):
         raise ValueError("grid values must be distinct")
     return g
+
+
+@dataclass(frozen=True, eq=False)
+class Grid:
+    """A checked distillation grid: its N values **ascending**, s_1 < ... < s_N (read-only).
+
+    ``Grid(values)`` checks the values once (any order; >= 2 finite values > 0, distinct);
+    every function here accepts a Grid and does not check it again (:func:`as_grid`).
+
+    Attributes
+    ----------
+    sigmas : (N,) float64 array, ascending, read-only
+    """
+
+    sigmas: np.ndarray
+
+    def __post_init__(self):
+        raw = self.sigmas.sigmas if isinstance(self.sigmas, Grid) else self.sigmas
+        g = _check_grid(raw)
+        g.flags.writeable = False
+        object.__setattr__(self, "sigmas", g)
+
+    def __len__(self) -> int:
+        return self.sigmas.size
+
+    def __array__(self, dtype=None, copy=None):
+        return np.array(self.sigmas, dtype=dtype, copy=True)
+
+
+def _grid(grid) -> Grid:
+    """``grid`` as a :class:`Grid` (checked unless it is one already)."""
+    return grid if isinstance(grid, Grid) else Grid(grid)
+
+
+def as_grid(grid) -> np.ndarray:
+    """Validate a grid (any order) and return it sorted **ascending**, shape (N,).
+
+    A :class:`Grid` is returned as its (read-only) values without a second check.
+
+    Raises
+    ------
+    ValueError
+        If it has fewer than 2 values, a value <= 0 or non-finite, or repeated values.
+    """
+    return grid.sigmas if isinstance(grid, Grid) else _check_grid(grid)
 
 
 def grid_index(grid, sigma) -> np.ndarray:
@@ -114,12 +156,17 @@ def grid_index(grid, sigma) -> np.ndarray:
     """
     g = as_grid(grid)
     s = np.asarray(sigma, dtype=np.float64)
-    i = np.clip(np.searchsorted(g, s), 1, g.size - 1)
-    i = np.where(np.abs(g[i - 1] - s) < np.abs(g[i] - s), i - 1, i)
+    i = _nearest(g, s)
     if not np.all(np.abs(g[i] - s) <= 1e-9 * g[i]):
         bad = s.ravel()[~(np.abs(g[i] - s) <= 1e-9 * g[i]).ravel()][0]
         raise ValueError(f"sigma must be a grid value; {bad!r} is not in the grid")
     return i
+
+
+def _nearest(g, s) -> np.ndarray:
+    """Position of the grid value nearest to each s (g ascending)."""
+    i = np.clip(np.searchsorted(g, s), 1, g.size - 1)
+    return np.where(np.abs(g[i - 1] - s) < np.abs(g[i] - s), i - 1, i)
 
 
 def check_boundaries(grid, boundaries=None) -> np.ndarray:
@@ -131,13 +178,14 @@ def check_boundaries(grid, boundaries=None) -> np.ndarray:
     -------
     boundaries : (K,) float64 array, ascending, exactly equal to grid values.
     """
-    g = as_grid(grid)
+    G = _grid(grid)
+    g = G.sigmas
     if boundaries is None:
         return g[:1].copy()
     b = np.asarray(boundaries, dtype=np.float64).ravel()
     if b.size < 1 or np.any(np.diff(b) <= 0):
         raise ValueError("boundaries must be a non-empty, strictly ascending list of grid values")
-    b = g[grid_index(g, b)]
+    b = g[grid_index(G, b)]
     if b[0] != g[0]:
         raise ValueError(f"boundaries must contain s_1 = sigma_min = {g[0]!r}")
     if b[-1] == g[-1] and b.size > 1:
@@ -146,23 +194,37 @@ def check_boundaries(grid, boundaries=None) -> np.ndarray:
 
 
 def lower_boundary(grid, boundaries, sigma) -> np.ndarray:
-    """The consistency target level of each grid value: its segment's lower boundary.
+    """The consistency target level of each sigma: the lower boundary of its segment.
 
-    For s_n in (b_k, b_{k+1}] this is b_k; for s_1 it is s_1 itself.
+    For sigma in (b_k, b_{k+1}] this is b_k; for s_1 it is s_1 itself. sigma may be any value
+    in [s_1, s_N], not only a grid value (a trained student is evaluated between grid values);
+    a value within 1e-9 (relative) of a grid value counts as that grid value.
 
     Parameters
     ----------
-    grid : (N,) array, any order
+    grid : (N,) array, any order, or a :class:`Grid`
     boundaries : (K,) array or None (plain CD: {s_1})
-    sigma : float or (B,) array of grid values
+    sigma : float or (B,) array in [s_1, s_N]
 
     Returns
     -------
     b : float64 array with the shape of ``sigma``
+
+    Raises
+    ------
+    ValueError
+        If a sigma lies outside [s_1, s_N] (to 1e-9 relative).
     """
-    g = as_grid(grid)
-    b = check_boundaries(g, boundaries)
-    s = g[grid_index(g, sigma)]
+    G = _grid(grid)
+    g = G.sigmas
+    b = check_boundaries(G, boundaries)
+    s = np.asarray(sigma, dtype=np.float64)
+    i = _nearest(g, s)
+    on_grid = np.abs(g[i] - s) <= 1e-9 * g[i]
+    if not np.all(on_grid | ((s >= g[0]) & (s <= g[-1]))):
+        raise ValueError(f"sigma must lie in [s_1, s_N] = [{g[0]:g}, {g[-1]:g}], got values in "
+                         f"[{np.min(s):g}, {np.max(s):g}]")
+    s = np.where(on_grid, g[i], s)
     k = np.searchsorted(b, s, side="left") - 1  # largest boundary strictly below s
     return np.where(k < 0, s, b[np.maximum(k, 0)])
 
@@ -240,11 +302,12 @@ def teacher_chain(denoiser, x, sigma, sigma_to, grid, solver: str = "heun") -> n
     -------
     x_to : (B, d) array
     """
-    g = as_grid(grid)
+    G = _grid(grid)
+    g = G.sigmas
     x = np.array(x, dtype=np.float64)
     B = x.shape[0]
-    cur = np.broadcast_to(grid_index(g, sigma), (B,)).copy()
-    end = np.broadcast_to(grid_index(g, sigma_to), (B,))
+    cur = np.broadcast_to(grid_index(G, sigma), (B,)).copy()
+    end = np.broadcast_to(grid_index(G, sigma_to), (B,))
     if np.any(end > cur):
         raise ValueError("sigma_to must be <= sigma (the chain runs towards the data)")
     while True:
@@ -305,7 +368,8 @@ def consistency_optimum(denoiser, x, sigma, grid, solver: str = "heun",
     if s.ndim > 1 or (s.ndim == 1 and s.shape != (x.shape[0],)):
         raise ValueError(f"sigma must be a scalar or have shape ({x.shape[0]},), got shape "
                          f"{s.shape}")
-    return teacher_chain(denoiser, x, s, lower_boundary(grid, boundaries, s), grid, solver)
+    G = _grid(grid)
+    return teacher_chain(denoiser, x, s, lower_boundary(G, boundaries, s), G, solver)
 
 
 class ConsistencyOracle:
@@ -317,17 +381,18 @@ class ConsistencyOracle:
     """
 
     def __init__(self, denoiser, grid, solver: str = "heun", boundaries=None):
-        self.denoiser, self.grid, self.solver = denoiser, as_grid(grid), solver
-        self.boundaries = check_boundaries(self.grid, boundaries)
+        self._grid = _grid(grid)
+        self.denoiser, self.grid, self.solver = denoiser, self._grid.sigmas, solver
+        self.boundaries = check_boundaries(self._grid, boundaries)
 
     def __call__(self, x, sigma, boundary=None):
         B = np.asarray(x).shape[0]
         s = np.broadcast_to(np.asarray(sigma, dtype=np.float64), (B,))
         if boundary is None:
-            to = lower_boundary(self.grid, self.boundaries, s)
+            to = lower_boundary(self._grid, self.boundaries, s)
         else:
             to = np.broadcast_to(np.asarray(boundary, dtype=np.float64), (B,))
-        return teacher_chain(self.denoiser, x, s, to, self.grid, self.solver)
+        return teacher_chain(self.denoiser, x, s, to, self._grid, self.solver)
 
 
 def consistency_training_target(denoiser: IdealDenoiser, x, sigma, grid, solver: str = "heun",
@@ -361,7 +426,8 @@ def consistency_training_target(denoiser: IdealDenoiser, x, sigma, grid, solver:
     """
     if not isinstance(denoiser, IdealDenoiser) or not denoiser.is_delta:
         raise ValueError("denoiser must be an IdealDenoiser of a DeltaMixture")
-    g = as_grid(grid)
+    G = _grid(grid)
+    g = G.sigmas
     if x is None:
         raise TypeError("x must be a real (B, d) array, got None")
     x = np.asarray(x)
@@ -371,13 +437,13 @@ def consistency_training_target(denoiser: IdealDenoiser, x, sigma, grid, solver:
     x = x.astype(np.float64)
     B, d = x.shape
     s = _level(sigma, B, "sigma")
-    i = grid_index(g, s)
+    i = grid_index(G, s)
     if np.any(i == 0):
         raise ValueError("sigma must be above s_1 (there is no level below s_1)")
     s_prev = g[i - 1]
-    to = lower_boundary(g, boundaries, s)  # the segment's target level, kept by g below
+    to = lower_boundary(G, boundaries, s)  # the segment's target level, kept by g below
     if target is None:
-        target = ConsistencyOracle(denoiser, g, solver, boundaries)
+        target = ConsistencyOracle(denoiser, G, solver, boundaries)
     pts = denoiser.data.points  # (N, d)
     M = pts.shape[0]
     out = np.empty((B, d))

@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import _validate as _v
-from ..nn import MLP, Adam, EDMPrecond, Model, TrainConfig, fit
+from ..nn import EDMPrecond, Model, Optimiser, TrainConfig, fit, make_net
 
 __all__ = ["PDOracle", "PDResult", "ddim_step", "pd_sample", "pd_target", "round_grid",
            "train_progressive"]
@@ -197,11 +197,13 @@ class PDResult:
 
     Attributes
     ----------
-    students : list of Model -- students[k - 1] is round k (x0 prediction, EDM preconditioning)
+    students : list of Model -- students[k - 1] is round k (x0 prediction, EDM preconditioning;
+        the EMA weights when ``train.ema > 0``)
     grids : list of arrays -- grids[k - 1] the round-k sampler grid (descending)
     histories : list of (steps,) arrays
     teacher_evals : int -- single-point evaluations of the ideal teacher (round 1 only)
     student_evals : int -- evaluations of previous-round students used as teachers
+    config : dict -- the network (hidden, depth) and the number of rounds
     """
 
     students: list
@@ -218,22 +220,30 @@ def _weights(param, levels):
     return w / w.mean()
 
 
-def train_progressive(denoiser, data, sigmas, cfg: TrainConfig = TrainConfig(),
-                      hidden: int = 128, depth: int = 3, rounds: int | None = None) -> PDResult:
+def train_progressive(denoiser, data, sigmas,
+                      train: TrainConfig = TrainConfig(),  # noqa: B008 (frozen)
+                      *, hidden: int | None = None, depth: int | None = None,
+                      emb_dim: int | None = None, activation: str | None = None, net=None,
+                      rounds: int | None = None) -> PDResult:
     """Train the rounds of progressive distillation, each on the previous *trained* student.
 
     Round k: draw x0 from ``data``, sigma uniform over the round-k levels (all but the last
     grid value), x = x0 + sigma eps, the target x~ from two DDIM steps of the round k-1 model
     (the ideal denoiser for k = 1); loss mean w(sigma) |f_k(x, sigma) - x~|^2 with
     w = 1 / c_out(sigma)^2 normalised to mean 1 over the levels (uniform on the network
-    output); Adam with ``cfg`` (warm-up + cosine) per round; f_k starts from f_{k-1}'s weights.
+    output); Adam with ``train`` (warm-up + cosine) per round; f_k starts from f_{k-1}'s
+    weights. With ``train.ema > 0`` each round ends on the EMA of its weights (the round's
+    student, and the start of the next round); the default (``ema = 0``) has no EMA.
 
     Parameters
     ----------
     denoiser : the ideal teacher D(x, sigma)
     data : DeltaMixture or GaussianMixture
     sigmas : (N + 1,) descending grid, N a power of 2
-    cfg : TrainConfig -- per round (steps, batch, lr, seed)
+    train : TrainConfig -- per round (steps, batch, lr, ema, seed)
+    hidden, depth, emb_dim, activation : the network (:func:`~ideal_diffusion.nn.make_net`;
+        None: ``nn.NET_DEFAULTS``)
+    net : MLP, optional -- an injected network (copied), instead of a fresh one
     rounds : int, optional -- number of rounds (default log2 N)
 
     Returns
@@ -243,20 +253,18 @@ def train_progressive(denoiser, data, sigmas, cfg: TrainConfig = TrainConfig(),
     Raises
     ------
     TypeError
-        If ``cfg`` is not a TrainConfig, ``data`` not a DeltaMixture or GaussianMixture,
+        If ``train`` is not a TrainConfig, ``data`` not a DeltaMixture or GaussianMixture,
         ``denoiser`` not callable, or ``hidden`` / ``depth`` / ``rounds`` not integers.
     ValueError
         On a bad grid or out-of-range sizes.
     """
-    if not isinstance(cfg, TrainConfig):
-        raise TypeError(f"cfg must be a TrainConfig, got {type(cfg).__name__}")
+    if not isinstance(train, TrainConfig):
+        raise TypeError(f"train must be a TrainConfig, got {type(train).__name__}")
     if not (callable(getattr(data, "sample", None)) and isinstance(getattr(data, "d", None), int)):
         raise TypeError(f"data must be a DeltaMixture or GaussianMixture (with sample(n, rng) "
                         f"and d), got {type(data).__name__}")
     if not callable(denoiser):
         raise TypeError(f"denoiser must be callable D(x, sigma), got {type(denoiser).__name__}")
-    _v.integer(hidden, "hidden", 1)
-    _v.integer(depth, "depth", 1)
     if rounds is not None:
         _v.integer(rounds, "rounds", 1)
     s = _check_grid(sigmas)
@@ -268,41 +276,43 @@ def train_progressive(denoiser, data, sigmas, cfg: TrainConfig = TrainConfig(),
     if isinstance(rounds, bool) or not isinstance(rounds, (int, np.integer)) or not \
             1 <= rounds <= K:
         raise ValueError(f"rounds must be an integer in [1, {K}], got {rounds!r}")
-    rng = np.random.default_rng(cfg.seed)
-    net = MLP(data.d, hidden=hidden, depth=depth, rng=rng)
+    rng = np.random.default_rng(train.seed)
+    net = make_net(data.d, rng, net=net, hidden=hidden, depth=depth, emb_dim=emb_dim,
+                   activation=activation)
     model = Model(net, EDMPrecond(0.5))
     students, grids, hists = [], [], []
     teacher_evals = student_evals = 0
     prev = denoiser
+    batch = train.batch
     for k in range(1, rounds + 1):
         g_prev, g = round_grid(s, k - 1), round_grid(s, k)
         levels = g[:-1]
         w_lev = _weights(model.param, levels)
-        opt = Adam(net.theta, lr=cfg.lr, weight_decay=cfg.weight_decay, clip_norm=cfg.clip_norm)
+        opt = Optimiser(net.theta, train)
         teacher = prev
 
         def step(i, teacher=teacher, g_prev=g_prev, levels=levels, w_lev=w_lev, opt=opt):
-            li = rng.integers(0, levels.size, cfg.batch)
+            li = rng.integers(0, levels.size, batch)
             sig = levels[li]
-            x = data.sample(cfg.batch, rng) + sig[:, None] * rng.standard_normal(
-                (cfg.batch, data.d))
+            x = data.sample(batch, rng) + sig[:, None] * rng.standard_normal((batch, data.d))
             target = two_step_target(teacher, x, sig, g_prev)
             pred = model.forward(x, sig)
             diff = pred - target
             w = w_lev[li][:, None]
-            loss = float(np.einsum("bd,bd->", w * diff, diff)) / cfg.batch
-            model.backward((2.0 / cfg.batch) * w * diff, need_input_grad=False)
-            opt.step(net.theta, net.grad, cfg.lr_at(i))
+            loss = float(np.einsum("bd,bd->", w * diff, diff)) / batch
+            model.backward((2.0 / batch) * w * diff, need_input_grad=False)
+            opt.step(i, net.grad)
             return loss
 
-        hists.append(fit(step, cfg, desc=f"PD round {k}", params=net.theta))
+        hists.append(fit(step, train, desc=f"PD round {k}", params=net.theta))
+        opt.finish()
         if k == 1:
-            teacher_evals += 2 * cfg.steps * cfg.batch
+            teacher_evals += 2 * train.steps * batch
         else:
-            student_evals += 2 * cfg.steps * cfg.batch
+            student_evals += 2 * train.steps * batch
         frozen = model.copy()
         students.append(frozen)
         grids.append(g)
         prev = frozen
     return PDResult(students, grids, hists, teacher_evals, student_evals,
-                    dict(hidden=hidden, depth=depth, rounds=rounds))
+                    dict(hidden=net.hidden, depth=net.depth, rounds=rounds))

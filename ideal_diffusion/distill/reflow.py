@@ -71,9 +71,10 @@ import numpy as np
 from .. import _validate as _v
 from ..data import DeltaMixture
 from ..metrics import nearest_point
-from ..nn import MLP, Adam, TrainConfig, fit
+from ..nn import MLP, Optimiser, TrainConfig, fit, make_net
+from ..schedules import SIGMA_MAX, SIGMA_MIN
 from ..solvers import solve_ode
-from .flow import SIGMA_MAX, SIGMA_MIN, T_MAX, T_MIN, _check_t, _check_x, sigma_of_t
+from .flow import T_MAX, T_MIN, _check_t, _check_x, sigma_of_t
 
 __all__ = ["BasinOracle", "ReflowResult", "VelocityStudent", "rectified_velocity",
            "RectifiedVelocity", "reflow_pairs", "support_edge", "train_reflow"]
@@ -351,13 +352,13 @@ class VelocityStudent:
 
     Parameters
     ----------
-    d : int -- data dimension
-    hidden, depth : int -- MLP width and hidden layers
-    rng : Generator or int -- initial weights
+    net : MLP -- d features in and out (e.g. :func:`~ideal_diffusion.nn.make_net`)
     """
 
-    def __init__(self, d: int, hidden: int = 128, depth: int = 3, rng=0):
-        self.net = MLP(d, hidden=hidden, depth=depth, rng=rng)
+    def __init__(self, net: MLP):
+        if not isinstance(net, MLP) or net.in_dim != net.out_dim:
+            raise TypeError("net must be an ideal_diffusion.nn.MLP with in_dim == out_dim")
+        self.net = net
 
     def __call__(self, x, t):
         """v_theta(x, t): x (B, d), t float or (B,) in (0, 1) -> (B, d)."""
@@ -380,37 +381,42 @@ class ReflowResult:
 
     Attributes
     ----------
-    student : VelocityStudent
+    student : VelocityStudent (the EMA weights when ``train.ema > 0``)
     history : (steps,) training losses
     teacher_evals : int -- single-point teacher evaluations spent on the pairs
     n_pairs : int
-    config : TrainConfig
+    train : TrainConfig
     """
 
     student: VelocityStudent
     history: np.ndarray
     teacher_evals: int
     n_pairs: int
-    config: TrainConfig = field(default_factory=TrainConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
 
     def __call__(self, x, t):
         return self.student(x, t)
 
 
-def train_reflow(oracle: BasinOracle, n_pairs: int = 4000, cfg: TrainConfig = TrainConfig(),
-                 hidden: int = 128, depth: int = 3, t_min: float = T_MIN,
-                 t_max: float = T_MAX) -> ReflowResult:
+def train_reflow(oracle: BasinOracle, n_pairs: int = 4000,
+                 train: TrainConfig = TrainConfig(),  # noqa: B008 (frozen)
+                 *, hidden: int | None = None, depth: int | None = None,
+                 emb_dim: int | None = None, activation: str | None = None, net=None,
+                 t_min: float = T_MIN, t_max: float = T_MAX) -> ReflowResult:
     """Train a reflow student on counted pairs (eps, Phi(eps)).
 
-    Each step draws ``cfg.batch`` pairs from the fixed pair set, t ~ U(t_min, t_max),
+    Each step draws ``train.batch`` pairs from the fixed pair set, t ~ U(t_min, t_max),
     x_t = (1 - t) Z + t eps, and takes an Adam step on |v_theta(x_t, t) - (eps - Z)|^2.
 
     Parameters
     ----------
     oracle : BasinOracle -- the teacher coupling (its evaluations are counted)
     n_pairs : int >= 1
-    cfg : TrainConfig -- steps, batch, lr (warm-up + cosine), seed (pairs, weights, batches)
-    hidden, depth : MLP size
+    train : TrainConfig -- steps, batch, lr (warm-up + cosine), seed (pairs, weights, batches);
+        ``train.ema > 0`` returns the EMA of the weights (the default ``ema = 0``: none)
+    hidden, depth, emb_dim, activation : the network (:func:`~ideal_diffusion.nn.make_net`;
+        None: ``nn.NET_DEFAULTS``)
+    net : MLP, optional -- an injected network (copied), instead of a fresh one
     t_min, t_max : float, 0 < t_min < t_max < 1
 
     Returns
@@ -420,35 +426,34 @@ def train_reflow(oracle: BasinOracle, n_pairs: int = 4000, cfg: TrainConfig = Tr
     Raises
     ------
     TypeError
-        If ``oracle`` is not a BasinOracle, ``cfg`` not a TrainConfig, or a size not an
+        If ``oracle`` is not a BasinOracle, ``train`` not a TrainConfig, or a size not an
         integer.
     ValueError
         On out-of-range sizes or times.
     """
     if not isinstance(oracle, BasinOracle):
         raise TypeError(f"oracle must be a BasinOracle, got {type(oracle).__name__}")
-    if not isinstance(cfg, TrainConfig):
-        raise TypeError(f"cfg must be a TrainConfig, got {type(cfg).__name__}")
+    if not isinstance(train, TrainConfig):
+        raise TypeError(f"train must be a TrainConfig, got {type(train).__name__}")
     _v.integer(n_pairs, "n_pairs", 1)
-    _v.integer(hidden, "hidden", 1)
-    _v.integer(depth, "depth", 1)
     t_min = _v.real(t_min, "t_min", 0.0, 1.0, lo_open=True, hi_open=True)
     t_max = _v.real(t_max, "t_max", 0.0, 1.0, lo_open=True, hi_open=True)
     if not 0 < t_min < t_max < 1:
         raise ValueError(f"need 0 < t_min < t_max < 1, got {t_min}, {t_max}")
-    rng = np.random.default_rng(cfg.seed)
+    rng = np.random.default_rng(train.seed)
     eps, Z, evals = reflow_pairs(oracle, n_pairs, rng)
-    student = VelocityStudent(oracle.data.d, hidden, depth, rng)
-    opt = Adam(student.net.theta, lr=cfg.lr, weight_decay=cfg.weight_decay,
-               clip_norm=cfg.clip_norm)
+    student = VelocityStudent(make_net(oracle.data.d, rng, net=net, hidden=hidden, depth=depth,
+                                       emb_dim=emb_dim, activation=activation))
+    opt = Optimiser(student.net.theta, train)
 
     def step(i):
-        k = rng.integers(0, n_pairs, cfg.batch)
-        t = rng.uniform(t_min, t_max, cfg.batch)
+        k = rng.integers(0, n_pairs, train.batch)
+        t = rng.uniform(t_min, t_max, train.batch)
         xt = (1 - t)[:, None] * Z[k] + t[:, None] * eps[k]
         loss, grad = student.loss_grad(xt, t, eps[k] - Z[k])
-        opt.step(student.net.theta, grad, cfg.lr_at(i))
+        opt.step(i, grad)
         return loss
 
-    hist = fit(step, cfg, desc="reflow", params=student.net.theta)
-    return ReflowResult(student, hist, evals, int(n_pairs), cfg)
+    hist = fit(step, train, desc="reflow", params=student.net.theta)
+    opt.finish()
+    return ReflowResult(student, hist, evals, int(n_pairs), train)

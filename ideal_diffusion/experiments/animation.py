@@ -16,9 +16,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import animation
 
+from ..schedules import sampling_grid
 from ..solvers import sample_steps
 from ._cache import cached
-from .common import dataset, ideal_denoiser, noise, sampler_sigmas
+from .common import dataset, ideal_denoiser, noise
 
 __all__ = ["Config", "FilmResult", "Track", "animate", "run"]
 
@@ -53,7 +54,7 @@ class FilmResult:
 
 def _track(name, n, steps, solver, seed) -> Track:
     den = ideal_denoiser(name)
-    s = sampler_sigmas(steps)
+    s = sampling_grid(steps)
     x = noise(den.data.d, n, seed)
     states, denoised = [x], []
     for x_next, D in sample_steps(den, x, s, solver):

@@ -1,7 +1,8 @@
 """What every experiment shares: the data sets, the noises, the exact reference, the measures.
 
 Measurement convention (the whole toolkit): an n-step sampler takes n steps on a **descending**
-Karras grid from sigma_max = 80 to sigma_min = 0.002 (n + 1 values, no trailing 0), and its
+Karras grid from sigma_max = 80 to sigma_min = 0.002 (n + 1 values, no trailing 0:
+:func:`~ideal_diffusion.schedules.sampling_grid`), and its
 sample is the state at sigma_min. Every error is measured against the exact PF-ODE state at
 sigma_min of the same noise x_T (DOP853, :func:`reference`), and every sampler reports its
 number of denoiser / network evaluations (NFE). The sigma -> 0 limit of the ideal denoiser (the
@@ -15,13 +16,17 @@ Data sets (:func:`dataset`):
   something);
 * ``"ring"`` -- 8 equal points on the unit circle (symmetric: kept where symmetry helps a
   picture);
-* ``"digits"`` -- scikit-learn's 1,797 handwritten 8 x 8 digits in [-1, 1] (d = 64);
+* ``"digits"`` -- scikit-learn's 1,797 handwritten 8 x 8 digits in [-1, 1] (d = 64), a delta
+  mixture: a **memorising** teacher (its exact ODE ends on a training image);
+* ``"digits_gmm"`` -- a Gaussian mixture fitted to those digits (:func:`data.digits_gmm`): a
+  **generalising** teacher (its exact ODE ends on a new image), the regime of real image
+  diffusion, where few-step samplers blur and distillation pays;
 * ``"glyphs"`` -- ten 12 x 12 digit glyphs, the fallback that needs no extra dependency.
 """
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -29,15 +34,16 @@ from .. import data as _data
 from ..denoiser import IdealDenoiser
 from ..metrics import nearest_point
 from ..nn import blas_threads
-from ..schedules import sampling_grid
+from ..schedules import SIGMA_MAX, SIGMA_MIN
 from ..solvers import solve_ode
 
-__all__ = ["DATASETS", "SIGMA_MAX", "SIGMA_MIN", "Measurement", "Reference", "SummaryRow",
-           "dataset", "ideal_denoiser", "measure", "noise", "reference", "sampler_sigmas"]
+__all__ = ["DATASETS", "IMAGE_DATASETS", "Measurement", "Reference", "SummaryRow", "basin",
+           "dataset", "ideal_denoiser", "is_generalising", "measure", "noise", "reference",
+           "training_points"]
 
-SIGMA_MIN = 0.002
-SIGMA_MAX = 80.0
-DATASETS = ("clusters", "ring", "digits", "glyphs")
+DATASETS = ("clusters", "ring", "digits", "digits_gmm", "glyphs")
+#: data sets whose points are images in [-1, 1] (pixel range checks apply)
+IMAGE_DATASETS = ("digits", "digits_gmm", "glyphs")
 
 #: tolerance of the reference ODE solve (DOP853 in log sigma); its error is far below every
 #: error reported against it
@@ -45,8 +51,8 @@ REF_RTOL = 1e-9
 
 
 @functools.cache
-def dataset(name: str) -> _data.DeltaMixture:
-    """The named data set (a DeltaMixture; see the module docstring for the names)."""
+def dataset(name: str) -> _data.DeltaMixture | _data.GaussianMixture:
+    """The named data set (a DeltaMixture, or for ``"digits_gmm"`` a GaussianMixture)."""
     if name == "clusters":
         return _data.clusters()
     if name == "ring":
@@ -55,22 +61,38 @@ def dataset(name: str) -> _data.DeltaMixture:
         return _data.digits()
     if name == "glyphs":
         return _data.glyphs("0123456789", size=12)
+    if name == "digits_gmm":
+        return _data.digits_gmm()
     raise ValueError(f"data must be one of {DATASETS}, got {name!r}")
+
+
+@functools.cache
+def training_points(name: str) -> _data.DeltaMixture:
+    """The training images behind data set ``name``: itself for a delta mixture, the digits
+    the mixture was fitted to for ``"digits_gmm"`` (for "distance to the nearest training
+    image": ~0 means a copy, i.e. memorisation)."""
+    if name == "digits_gmm":
+        return dataset("digits")
+    return dataset(name)
+
+
+def is_generalising(name: str) -> bool:
+    """True for a data set whose exact ODE makes new points (a Gaussian mixture)."""
+    return isinstance(dataset(name), _data.GaussianMixture)
+
+
+def basin(name: str, x) -> np.ndarray:
+    """Where each row of x belongs: the nearest data point's index for a delta mixture, the
+    most probable mixture component (the posterior at sigma = 0) for a Gaussian mixture."""
+    if is_generalising(name):
+        return np.argmax(ideal_denoiser(name).posterior(x, 0.0), axis=1)
+    return nearest_point(dataset(name), x)[0]
 
 
 @functools.cache
 def ideal_denoiser(name: str) -> IdealDenoiser:
     """The ideal denoiser E[x0 | x] of :func:`dataset` ``(name)``."""
     return IdealDenoiser(dataset(name))
-
-
-def sampler_sigmas(steps: int, sigma_min: float = SIGMA_MIN,
-                   sigma_max: float = SIGMA_MAX) -> np.ndarray:
-    """The n-step sampler grid: ``steps + 1`` Karras values, **descending**, 80 -> 0.002, no 0.
-
-    (:func:`ideal_diffusion.schedules.sampling_grid`, the measurement convention.)
-    """
-    return sampling_grid(steps, sigma_min, sigma_max)
 
 
 def noise(d: int, n: int, seed: int, sigma_max: float = SIGMA_MAX) -> np.ndarray:
@@ -87,7 +109,8 @@ class Reference:
     data : str
     x_T : (n, d) array -- noise at sigma_max
     x_exact : (n, d) array -- the exact ODE state at sigma_min (DOP853, rtol ``REF_RTOL``)
-    basin : (n,) int -- index of the nearest data point of ``x_exact``
+    basin : (n,) int -- :func:`basin` of ``x_exact`` (nearest data point, or most probable
+        component of a Gaussian mixture)
     """
 
     data: str
@@ -103,8 +126,7 @@ def reference(data: str, n: int = 400, seed: int = 2024) -> Reference:
     x_T = noise(den.data.d, n, seed)
     with blas_threads(1):
         x_exact = solve_ode(den, x_T, SIGMA_MAX, SIGMA_MIN, rtol=REF_RTOL, atol=REF_RTOL)
-    basin, _ = nearest_point(den.data, x_exact)
-    return Reference(data, x_T, x_exact, basin)
+    return Reference(data, x_T, x_exact, basin(data, x_exact))
 
 
 @dataclass(frozen=True)
@@ -114,13 +136,25 @@ class Measurement:
     Attributes
     ----------
     err_median : float -- median |sample - exact state at sigma_min|
-    same_basin : float -- fraction whose nearest data point is the exact state's
-    dist_to_data_median : float -- median distance to the nearest data point (blur)
+    same_basin : float -- fraction in the exact state's :func:`basin`
+    dist_to_data_median : float -- median distance to the nearest training point: for a delta
+        mixture its sharpness (0 = on a data point; an average lies off the data), for a
+        Gaussian mixture its novelty (a generalising teacher's samples are new images)
+    errors : (n,) array -- |sample - exact state| per noise (for paired comparisons)
+    out_of_range : float -- image data sets: fraction of pixels outside [-1, 1] (overshoot);
+        NaN for 2-D data
+    detail : float -- Gaussian mixtures: median |x - mu_k| to the sample's most probable
+        component mean, divided by the same for the exact states (1: as detailed as exact
+        samples; below 1: averaged towards the mean, i.e. blurred; above 1: overshoot); NaN
+        for delta mixtures
     """
 
     err_median: float
     same_basin: float
     dist_to_data_median: float
+    errors: np.ndarray = field(default=None, repr=False, compare=False)
+    out_of_range: float = float("nan")
+    detail: float = float("nan")
 
 
 def measure(samples, ref: Reference) -> Measurement:
@@ -128,10 +162,22 @@ def measure(samples, ref: Reference) -> Measurement:
     x = np.asarray(samples, dtype=np.float64)
     if x.shape != ref.x_exact.shape:
         raise ValueError(f"samples must have shape {ref.x_exact.shape}, got {x.shape}")
-    idx, dist = nearest_point(dataset(ref.data), x)
+    if not np.all(np.isfinite(x)):
+        raise ValueError("samples must be finite")
+    _, dist = nearest_point(training_points(ref.data), x)
     err = np.linalg.norm(x - ref.x_exact, axis=1)
-    return Measurement(float(np.median(err)), float(np.mean(idx == ref.basin)),
-                       float(np.median(dist)))
+    oor = float(np.mean(np.abs(x) > 1.0)) if ref.data in IMAGE_DATASETS else float("nan")
+    detail = float("nan")
+    if is_generalising(ref.data):
+        detail = _spread(ref.data, x) / _spread(ref.data, ref.x_exact)
+    return Measurement(float(np.median(err)), float(np.mean(basin(ref.data, x) == ref.basin)),
+                       float(np.median(dist)), err, oor, detail)
+
+
+def _spread(name: str, x) -> float:
+    """Median distance of each row of x to the mean of its most probable component."""
+    mu = dataset(name).means[basin(name, x)]
+    return float(np.median(np.linalg.norm(x - mu, axis=1)))
 
 
 @dataclass(frozen=True)
@@ -151,6 +197,22 @@ class SummaryRow:
         same noise (the training error); None for plain teachers and exact optima
     same_basin : float
     notes : str
+    dist_to_data : float or None -- median distance to the nearest training point
+        (:class:`Measurement`: sharpness for delta data, novelty for a Gaussian mixture)
+    out_of_range : float or None -- images: fraction of pixels outside [-1, 1]
+    detail : float or None -- Gaussian mixtures: spread about the component mean relative
+        to the exact samples' (below 1: blurred)
+    frechet : float or None -- Frechet distance (pixel space) between these samples and the
+        exact ODE states of the same noises
+    baseline : str or None -- students: the best plain teacher with at most this NFE (lowest
+        ``err_median``), the baseline of the next four columns
+    vs_best_teacher : float or None -- err_median minus the baseline's (negative: closer)
+    vs_best_teacher_lo, vs_best_teacher_hi : float or None -- its 95% paired-bootstrap CI
+        (held-out noises resampled, both medians recomputed)
+    win_rate : float or None -- fraction of noises on which this row is closer than the baseline
+    n_noises : int or None -- held-out noises behind every column of the row
+    samples, optimum_samples : (n, d) arrays or None -- the states at sigma_min behind the row
+        and its exact optimum's, on the noises of :func:`reference` (not written to the CSV)
     """
 
     data: str
@@ -162,3 +224,28 @@ class SummaryRow:
     err_to_optimum_median: float | None
     same_basin: float
     notes: str = ""
+    dist_to_data: float | None = None
+    out_of_range: float | None = None
+    detail: float | None = None
+    frechet: float | None = None
+    baseline: str | None = None
+    vs_best_teacher: float | None = None
+    vs_best_teacher_lo: float | None = None
+    vs_best_teacher_hi: float | None = None
+    win_rate: float | None = None
+    n_noises: int | None = None
+    samples: np.ndarray | None = field(default=None, repr=False, compare=False)
+    optimum_samples: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def is_teacher(self) -> bool:
+        return self.method.startswith("teacher")
+
+    @property
+    def verdict(self) -> str | None:
+        """"beats" / "ties with" / "loses to" its baseline, by the paired CI (None: no CI)."""
+        if self.vs_best_teacher_hi is None or self.vs_best_teacher_lo is None:
+            return None
+        if self.vs_best_teacher_hi < 0:
+            return "beats"
+        return "loses to" if self.vs_best_teacher_lo > 0 else "ties with"

@@ -45,9 +45,10 @@ from ..distill.reflow import (
 )
 from ..geometry import chord_deviation, first_step_angle
 from ..nn import TrainConfig
+from ..schedules import SIGMA_MAX, sampling_grid
 from ..solvers import sample
 from ._cache import cached
-from .common import SummaryRow, dataset, ideal_denoiser, measure, reference, sampler_sigmas
+from .common import SummaryRow, dataset, ideal_denoiser, measure, reference
 
 __all__ = ["Config", "Result", "run", "plot", "plot_edge", "summary_rows"]
 
@@ -189,12 +190,12 @@ def run(cfg: Config = Config()) -> Result:
     e_t, e_s = [], []
     for n in steps:
         e_t.append(measure(_to_ve(euler_t(v1, x_start, uniform_t(int(n)))), ref).err_median)
-        e_s.append(measure(sample(D, ref.x_T, sampler_sigmas(int(n)), "euler"), ref).err_median)
+        e_s.append(measure(sample(D, ref.x_T, sampling_grid(int(n)), "euler"), ref).err_median)
     # the coupling: basins of the reference noises, then the reflow student
     oracle = BasinOracle(D, rtol=cfg.basin_tol, atol=cfg.basin_tol)
-    agree = int(np.sum(oracle(ref.x_T / 80.0) == ref.basin))
+    agree = int(np.sum(oracle(ref.x_T / SIGMA_MAX) == ref.basin))
     t0 = time.perf_counter()
-    res = train_reflow(oracle, cfg.n_pairs, cfg.train, cfg.hidden, cfg.depth)
+    res = train_reflow(oracle, cfg.n_pairs, cfg.train, hidden=cfg.hidden, depth=cfg.depth)
     secs = time.perf_counter() - t0
     # straightness of the three flows on the first n_eval noises
     m = cfg.n_eval
@@ -222,7 +223,7 @@ def run(cfg: Config = Config()) -> Result:
         e2s.append(float(np.median(np.linalg.norm(_to_ve(xs[:m] - xv), axis=1))))
     # where v2 is not straight: the edges of the line bundles
     idx = _edge_pairs(ref.basin, cfg.n_edge)
-    eps = ref.x_T / 80.0
+    eps = ref.x_T / SIGMA_MAX
     fine = BasinOracle(D, rtol=cfg.edge_tol, atol=cfg.edge_tol)
     e_in, e_out, lab = support_edge(fine, eps[idx], eps[idx + 1], T_MAX, cfg.edge_delta)
     starts = T_MAX * np.concatenate([e_in, e_out])

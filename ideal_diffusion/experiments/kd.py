@@ -12,7 +12,7 @@ network and optimiser; only the regression target differs:
 * ``x0``: the x0 that generated each x_T (the diffusion loss; its optimum is the average
   D(x_T, 80), about the data mean).
 
-Every n-step teacher takes n steps on ``common.sampler_sigmas(n)`` (80 -> 0.002, no final step
+Every n-step teacher takes n steps on ``sampling_grid(n)`` (80 -> 0.002, no final step
 to 0) and its sample is the state at sigma_min. Errors are against the exact ODE state at
 sigma_min of the same noise (:func:`common.reference`). Figures: :func:`plot_kd_vs_average`,
 :func:`plot_kd_inherits_error`.
@@ -28,6 +28,7 @@ import numpy as np
 from ..distill.kd import collect_pairs, noisy_pairs, regression_pairs, train_kd
 from ..metrics import nearest_point
 from ..nn import TrainConfig
+from ..schedules import SIGMA_MAX, sampling_grid
 from ..solvers import nfe, sample
 from . import common
 from ._cache import cached
@@ -70,8 +71,8 @@ class KDConfig:
 
 
 def teacher_sample(data: str, x_T, solver: str, steps: int) -> np.ndarray:
-    """The plain teacher's ``steps``-step state at sigma_min (``common.sampler_sigmas``)."""
-    return sample(common.ideal_denoiser(data), x_T, common.sampler_sigmas(steps), solver)
+    """The plain teacher's ``steps``-step state at sigma_min (``schedules.sampling_grid``)."""
+    return sample(common.ideal_denoiser(data), x_T, sampling_grid(steps), solver)
 
 
 def _train(pairs, cfg: KDConfig, which: str):
@@ -129,12 +130,12 @@ class KDRunResult:
 def run_kd(cfg: KDConfig = KDConfig()) -> KDRunResult:
     """Train the three students of ``cfg`` and measure them on the reference noises."""
     data, den = common.dataset(cfg.data), common.ideal_denoiser(cfg.data)
-    x_T, x0 = noisy_pairs(data, cfg.n_pairs, common.SIGMA_MAX, cfg.pair_seed)
-    grids = {"many": common.sampler_sigmas(cfg.steps_many),
-             "few": common.sampler_sigmas(cfg.steps_few)}
+    x_T, x0 = noisy_pairs(data, cfg.n_pairs, SIGMA_MAX, cfg.pair_seed)
+    grids = {"many": sampling_grid(cfg.steps_many),
+             "few": sampling_grid(cfg.steps_few)}
     solvers = {"many": cfg.solver_many, "few": cfg.solver_few}
     pairs = {k: collect_pairs(den, x_T, grids[k], solvers[k]) for k in ("many", "few")}
-    pairs["x0"] = regression_pairs(x_T, x0, common.SIGMA_MAX)
+    pairs["x0"] = regression_pairs(x_T, x0, SIGMA_MAX)
     students, seconds = {}, {}
     for k in STUDENTS:
         t0 = time.perf_counter()
@@ -142,7 +143,7 @@ def run_kd(cfg: KDConfig = KDConfig()) -> KDRunResult:
         seconds[k] = time.perf_counter() - t0
     ref = common.reference(cfg.data, cfg.n_test, cfg.test_seed)
     teach = {k: sample(den, ref.x_T, grids[k], solvers[k]) for k in ("many", "few")}
-    avg = den(ref.x_T, common.SIGMA_MAX)
+    avg = den(ref.x_T, SIGMA_MAX)
     opt = {"many": teach["many"], "few": teach["few"], "x0": avg}
     out = {k: students[k](ref.x_T) for k in STUDENTS}
     dist = lambda a, b: float(np.median(np.linalg.norm(a - b, axis=1)))  # noqa: E731

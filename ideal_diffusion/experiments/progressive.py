@@ -28,9 +28,10 @@ from ..distill.cd import train_cd
 from ..distill.optima import distill_grid
 from ..distill.progressive import PDOracle, pd_sample, train_progressive
 from ..nn import TrainConfig
+from ..schedules import sampling_grid
 from ..solvers import sample
 from ._cache import cached
-from .common import SummaryRow, dataset, ideal_denoiser, measure, reference, sampler_sigmas
+from .common import SummaryRow, dataset, ideal_denoiser, measure, reference
 
 __all__ = ["Config", "Result", "run", "plot", "summary_rows"]
 
@@ -88,11 +89,11 @@ class Result:
 @cached
 def run(cfg: Config = Config()) -> Result:
     data, D = dataset(cfg.data), ideal_denoiser(cfg.data)
-    S = sampler_sigmas(cfg.steps_teacher)
+    S = sampling_grid(cfg.steps_teacher)
     ref = reference(cfg.data, cfg.n_ref, cfg.ref_seed)
     teacher = sample(D, ref.x_T, S, "euler")
     t0 = time.perf_counter()
-    res = train_progressive(D, data, S, cfg.train, cfg.hidden, cfg.depth)
+    res = train_progressive(D, data, S, cfg.train, hidden=cfg.hidden, depth=cfg.depth)
     secs = time.perf_counter() - t0
     rng = np.random.default_rng(cfg.train.seed + 1)
     nfe, ee, eo, se, sb, samples = [], [], [], [], [], []

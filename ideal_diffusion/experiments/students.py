@@ -24,7 +24,8 @@ from ..distill.kd import KDResult, collect_pairs, train_kd
 from ..distill.mbcd import choose_boundaries
 from ..distill.optima import distill_grid
 from ..nn import TrainConfig, load_checkpoint, save_checkpoint
-from .common import SIGMA_MAX, dataset, ideal_denoiser, noise, sampler_sigmas
+from ..schedules import SIGMA_MAX, sampling_grid
+from .common import DATASETS, dataset, ideal_denoiser, noise
 
 __all__ = ["AUTO_DIR", "CHECKPOINTED", "CHECKPOINT_DIR", "SAVE_ENV", "StudentSpec",
            "load_student", "persisted", "retrain_all", "student", "train_student"]
@@ -65,10 +66,19 @@ class StudentSpec:
                                                                    lr=2e-3, ema=0.9))
 
     def __post_init__(self):
+        if self.data not in DATASETS:  # also keeps the checkpoint name inside checkpoints/
+            raise ValueError(f"data must be one of {DATASETS}, got {self.data!r}")
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
         if self.method != "mbcd" and self.K != 1:
             raise ValueError(f"K must be 1 for method {self.method!r}, got {self.K!r}")
+
+    @property
+    def label(self) -> str:
+        """The student's name in tables and figures, e.g. ``MBCD (K=4)``."""
+        if self.method == "kd":
+            return f"KD ({self.solver.capitalize()} {self.teacher_steps}-step teacher)"
+        return "CD (1 step)" if self.method == "cd" else f"MBCD (K={self.K})"
 
     @property
     def name(self) -> str:
@@ -100,7 +110,7 @@ def train_student(spec: StudentSpec) -> CDResult | KDResult:
     t0 = time.perf_counter()
     if spec.method == "kd":
         x_T = noise(data.d, spec.n_pairs, _kd_pair_seed(spec))
-        pairs = collect_pairs(den, x_T, sampler_sigmas(spec.teacher_steps), spec.solver)
+        pairs = collect_pairs(den, x_T, sampling_grid(spec.teacher_steps), spec.solver)
         res = train_kd(pairs, spec.train, hidden=spec.hidden, depth=spec.depth)
     else:
         grid = distill_grid(spec.N)
@@ -147,8 +157,8 @@ def load_student(spec: StudentSpec, path=None):
                         2 * spec.teacher_steps if spec.solver == "heun" else spec.teacher_steps,
                         train=spec.train, hidden=spec.hidden, depth=spec.depth,
                         n_pairs=spec.n_pairs, solver=spec.solver)
-    return CDResult(model, model.net.theta.copy(), history, np.asarray(extra["grid"]),
-                    np.asarray(extra["boundaries"]), spec.solver, int(extra["teacher_evals"]),
+    return CDResult(model, model.net.theta.copy(), history, *_grid_and_boundaries(extra),
+                    spec.solver, int(extra["teacher_evals"]),
                     train=spec.train, param=spec.param, hidden=spec.hidden, depth=spec.depth)
 
 
@@ -233,12 +243,36 @@ def _extras(res) -> dict:
                 solver=res.solver)
 
 
+def canonical_grid(stored) -> np.ndarray:
+    """A stored ascending grid, replaced by this machine's ``distill_grid(N)`` when the two agree
+    to 1e-12 relative (numpy's vectorised ``**`` may round a level differently by one ulp
+    across versions and CPUs; a checkpoint must not be refused for that)."""
+    stored = np.asarray(stored, dtype=np.float64)
+    fresh = distill_grid(stored.size)
+    return fresh if np.allclose(fresh, stored, rtol=1e-12, atol=0) else stored
+
+
+def canonical_boundaries(stored, grid) -> np.ndarray:
+    """Stored boundaries snapped onto the values of ``grid`` they agree with to 1e-12."""
+    b = np.asarray(stored, dtype=np.float64).copy()
+    for i, v in enumerate(b):
+        j = int(np.argmin(np.abs(grid - v)))
+        if abs(grid[j] - v) <= 1e-12 * abs(v):
+            b[i] = grid[j]
+    return b
+
+
+def _grid_and_boundaries(e: dict):
+    g = canonical_grid(e["grid"])
+    return g, canonical_boundaries(e["boundaries"], g)
+
+
 def _rebuild(model, e: dict):
     train = TrainConfig(**e["train"])
     history = np.asarray(e["history"], dtype=np.float64)
     if e["kind"] == "cd":
-        return CDResult(model, model.net.theta.copy(), history, np.asarray(e["grid"]),
-                        np.asarray(e["boundaries"]), e["solver"], e["teacher_evals"],
+        return CDResult(model, model.net.theta.copy(), history, *_grid_and_boundaries(e),
+                        e["solver"], e["teacher_evals"],
                         train=train, param=e["param"], hidden=e["hidden"], depth=e["depth"],
                         weighting=e["weighting"])
     return KDResult(model, history, e["sigma_max"], e["pairs_kind"], e["teacher_evals"],

@@ -1,17 +1,25 @@
 """The summary slide as a table: at equal NFE, the plain teacher, each distilled student, and
-each method's exact optimum, split into **method error** and **training error**.
+each method's exact optimum, split into **method error** and **training error**, with a paired
+confidence interval behind every comparison.
 
-For every data set (the asymmetric 2-D ``clusters`` and the real ``digits``) and NFE 1, 2, 4
-(plus the 50-step teacher), each row gives
+For every data set (the asymmetric 2-D ``clusters``, the memorising ``digits`` delta mixture and
+the generalising ``digits_gmm`` Gaussian mixture) and NFE 1, 2, 4 (plus the 50-step teacher),
+each row gives (all on the same held-out noises of :func:`~.common.reference`):
 
-* ``err_median`` -- median |sample - exact ODE state at sigma_min| over the held-out noises
-  of :func:`~.common.reference` (the same noises for every row of a data set);
+* ``err_median`` -- median |sample - exact ODE state at sigma_min|;
 * ``err_optimum_median`` -- the same for the method's **exact optimum** at that NFE: the
   method error, what a perfect student of the method would still get wrong;
 * ``err_to_optimum_median`` -- median |student sample - exact optimum sample| of the same noise:
   the training error;
-* ``same_basin`` -- the fraction of samples nearest the same data point as the exact state;
-* ``teacher_evals`` -- single-point teacher evaluations spent before sampling.
+* ``same_basin`` -- the fraction of samples in the exact state's basin (nearest data point, or
+  most probable mixture component);
+* ``teacher_evals`` -- single-point teacher evaluations spent before sampling;
+* ``dist_to_data``, ``out_of_range``, ``detail`` -- sharpness / novelty, overshoot and blur
+  (:class:`~.common.Measurement`); ``frechet`` -- the Frechet distance in pixel space to the
+  exact ODE states (the 50-step teacher's value is the floor);
+* for every student row: ``baseline`` (the best plain teacher with at most the same NFE),
+  ``vs_best_teacher`` with its 95% paired-bootstrap CI ``vs_best_teacher_lo/hi``, and
+  ``win_rate``. A student "beats" its baseline only when the CI lies below 0.
 
 Plain-teacher rows begin with "teacher" and name the solver. All samples are states at
 sigma_min = 0.002 (no final projection onto the data).
@@ -19,35 +27,42 @@ sigma_min = 0.002 (no final projection onto the data).
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import matplotlib.pyplot as plt
 import numpy as np
 
 from ..distill.optima import ConsistencyOracle
 from ..distill.sampling import kjump_sample
+from ..metrics import frechet_distance, paired_bootstrap
+from ..schedules import sampling_grid
 from ..solvers import nfe as count_nfe
 from ..solvers import sample
 from ._cache import cached
-from .common import SummaryRow, ideal_denoiser, measure, reference, sampler_sigmas
+from .common import SummaryRow, ideal_denoiser, measure, reference
 from .students import CHECKPOINTED, student
 
-__all__ = ["Config", "SummaryResult", "plot", "run", "teacher_rows"]
+__all__ = ["Config", "SummaryResult", "finish_rows", "plot", "run", "student_rows",
+           "teacher_rows"]
 
 SOLVER_LABEL = {"euler": "Euler", "heun": "Heun", "dpmpp_2m": "DPM-Solver++(2M)"}
 #: experiment modules that contribute 2-D rows through ``summary_rows(data)``
 ROW_MODULES = ("kd", "cd", "mbcd", "progressive", "flow")
+#: data sets whose student rows come from committed checkpoints (:data:`.students.CHECKPOINTED`)
+CHECKPOINT_DATA = ("digits", "digits_gmm")
 
 
 @dataclass(frozen=True)
 class Config:
-    """Attributes: data sets, NFEs, the reference teacher's steps, held-out noises."""
+    """Attributes: data sets, NFEs, the reference teacher's steps, held-out noises (count and
+    seed), bootstrap resamples of the paired CIs."""
 
-    datasets: tuple = ("clusters", "digits")
+    datasets: tuple = ("clusters", "digits", "digits_gmm")
     nfes: tuple = (1, 2, 4)
     teacher_steps: int = 50
     n: int = 400
     seed: int = 2024
+    n_boot: int = 2000
 
 
 @dataclass(frozen=True)
@@ -63,12 +78,12 @@ class SummaryResult:
 
 def _teacher_row(data, solver, steps, ref, note=""):
     den = ideal_denoiser(data)
-    grid = sampler_sigmas(steps)
+    grid = sampling_grid(steps)
     x = sample(den, ref.x_T, grid, solver)
     q = measure(x, ref)
     return SummaryRow(data, f"teacher {SOLVER_LABEL[solver]}, {steps} step"
                       f"{'s' if steps > 1 else ''}", count_nfe(solver, grid), 0, q.err_median,
-                      None, None, q.same_basin, note)
+                      None, None, q.same_basin, note, samples=x)
 
 
 def teacher_rows(data: str, nfes=(1, 2, 4), teacher_steps: int = 50, n: int = 400,
@@ -85,36 +100,73 @@ def teacher_rows(data: str, nfes=(1, 2, 4), teacher_steps: int = 50, n: int = 40
     return rows
 
 
-def _digits_rows(n, seed) -> list:
-    """KD, CD and multi-boundary CD students of the digits (committed checkpoints)."""
-    ref = reference("digits", n, seed)
-    den = ideal_denoiser("digits")
+def student_rows(data: str, n: int = 400, seed: int = 2024) -> list:
+    """The committed students of ``data`` (KD, CD, multi-boundary CD) and their exact optima."""
+    ref = reference(data, n, seed)
+    den = ideal_denoiser(data)
     rows = []
     for spec in CHECKPOINTED:
-        if spec.data != "digits":
+        if spec.data != data:
             continue
         st = student(spec)
+        t = spec.train
         if spec.method == "kd":
             x = st(ref.x_T)
-            x_opt = sample(den, ref.x_T, sampler_sigmas(spec.teacher_steps), spec.solver)
-            method, k = f"KD (Heun {spec.teacher_steps}-step teacher)", 1
+            x_opt = sample(den, ref.x_T, sampling_grid(spec.teacher_steps), spec.solver)
+            k = 1
             note = (f"optimum: the teacher's {spec.teacher_steps}-step map; {spec.n_pairs} pairs; "
-                    f"MLP {spec.hidden}x{spec.depth}, {spec.train.steps} steps x batch "
-                    f"{spec.train.batch}; {n} noises")
+                    f"MLP {spec.hidden}x{spec.depth}, {t.steps} steps x batch {t.batch}")
         else:
             x = kjump_sample(st, ref.x_T)
             orc = ConsistencyOracle(den, st.grid, spec.solver, st.boundaries)
             x_opt = kjump_sample(orc, ref.x_T, st.grid, st.boundaries)
             k = spec.K
-            method = "CD (1 step)" if spec.method == "cd" else f"MBCD (K={k})"
-            note = (f"MLP {spec.hidden}x{spec.depth} ({spec.param}), {spec.train.steps} steps x "
-                    f"batch {spec.train.batch}, mu {spec.train.ema}; N={spec.N} {spec.solver} "
-                    f"grid; {n} noises; a committed checkpoint")
-        q, qo = measure(x, ref), measure(x_opt, ref)
-        to_opt = float(np.median(np.linalg.norm(x - x_opt, axis=1)))
-        rows.append(SummaryRow("digits", method, k, int(st.teacher_evals), q.err_median,
-                               qo.err_median, to_opt, q.same_basin, note))
+            note = (f"MLP {spec.hidden}x{spec.depth} ({spec.param}), {t.steps} steps x "
+                    f"batch {t.batch}, mu {t.ema}; N={spec.N} {spec.solver} grid")
+        q = measure(x, ref)
+        rows.append(SummaryRow(data, spec.label, k, int(st.teacher_evals), q.err_median,
+                               None, None, q.same_basin, note + "; a committed checkpoint",
+                               samples=x, optimum_samples=x_opt))
     return rows
+
+
+def finish_rows(rows, n: int = 400, seed: int = 2024, n_boot: int = 2000) -> list:
+    """Fill every measured column from the rows' samples, on one set of noises per data set.
+
+    Each row that carries ``samples`` made from :func:`~.common.reference` ``(data, n, seed)``
+    gets its errors, sharpness, overshoot, blur and Frechet distance recomputed there; each
+    student row (not a plain teacher) is compared with the best plain teacher of at most its
+    NFE by a paired bootstrap over those noises. Rows without samples are returned unchanged.
+    """
+    rows = list(rows)
+    out = []
+    for r in rows:
+        if r.samples is None:
+            out.append(r)
+            continue
+        ref = reference(r.data, n, seed)
+        q = measure(r.samples, ref)
+        fields = dict(err_median=q.err_median, same_basin=q.same_basin,
+                      dist_to_data=q.dist_to_data_median,
+                      out_of_range=None if np.isnan(q.out_of_range) else q.out_of_range,
+                      detail=None if np.isnan(q.detail) else q.detail,
+                      frechet=frechet_distance(r.samples, ref.x_exact), n_noises=n)
+        if r.optimum_samples is not None:
+            fields.update(
+                err_optimum_median=measure(r.optimum_samples, ref).err_median,
+                err_to_optimum_median=float(np.median(np.linalg.norm(
+                    r.samples - r.optimum_samples, axis=1))))
+        if not r.is_teacher:
+            rivals = [t for t in rows if t.data == r.data and t.is_teacher and t.nfe <= r.nfe
+                      and t.samples is not None]
+            if rivals:
+                best = min(rivals, key=lambda t: measure(t.samples, ref).err_median)
+                c = paired_bootstrap(q.errors, measure(best.samples, ref).errors, n_boot, seed)
+                fields.update(baseline=best.method, vs_best_teacher=c.diff,
+                              vs_best_teacher_lo=c.lo, vs_best_teacher_hi=c.hi,
+                              win_rate=c.win_rate)
+        out.append(replace(r, **fields))
+    return out
 
 
 def _module_rows(data) -> list:
@@ -131,8 +183,9 @@ def run(cfg: Config = Config()) -> SummaryResult:
     rows = []
     for data in cfg.datasets:
         rows += teacher_rows(data, cfg.nfes, cfg.teacher_steps, cfg.n, cfg.seed)
-        rows += _digits_rows(cfg.n, cfg.seed) if data == "digits" else _module_rows(data)
-    return SummaryResult(cfg, tuple(rows))
+        rows += (student_rows(data, cfg.n, cfg.seed) if data in CHECKPOINT_DATA
+                 else _module_rows(data))
+    return SummaryResult(cfg, tuple(finish_rows(rows, cfg.n, cfg.seed, cfg.n_boot)))
 
 
 CLIP = 20.0  # errors above this are drawn at it (few-step Heun with the exact D), annotated

@@ -8,7 +8,9 @@ knows nothing of diffusion data or teachers.
 * :class:`MLP` -- flat parameter vector ``theta`` / gradient ``grad`` with named views
 * parameterisations: :class:`EDMPrecond`, :class:`ConsistencyParam`, :class:`JumpParam`,
   :class:`PlainParam`; :class:`Model` combines one with a network
-* optimisation: :class:`Adam`, :func:`lr_schedule`, :class:`EMA`; :func:`fit` runs a loop
+* optimisation: :class:`Adam`, :func:`lr_schedule`, :class:`EMA`; the one training setup:
+  :func:`make_net` (the network factory), :class:`Optimiser` (Adam, schedule and EMA from a
+  :class:`TrainConfig`), :func:`fit` (the loop)
 * :func:`save_checkpoint` / :func:`load_checkpoint`; :func:`gradcheck`;
   :func:`blas_threads` (one BLAS thread for small networks)
 """
@@ -19,11 +21,11 @@ from .mlp import MLP
 from .optim import EMA, Adam, lr_schedule
 from .param import ConsistencyParam, EDMPrecond, JumpEDMParam, JumpParam, Model, PlainParam
 from .threads import blas_threads
-from .train import TrainConfig, fit
+from .train import NET_DEFAULTS, Optimiser, TrainConfig, fit, make_net
 
 __all__ = [
     "Linear", "SiLU", "ReLU", "SigmaEmbedding", "MLP",
     "EDMPrecond", "ConsistencyParam", "JumpParam", "JumpEDMParam", "PlainParam", "Model",
-    "Adam", "lr_schedule", "EMA", "fit", "TrainConfig",
+    "Adam", "lr_schedule", "EMA", "fit", "TrainConfig", "Optimiser", "make_net", "NET_DEFAULTS",
     "save_checkpoint", "load_checkpoint", "gradcheck", "blas_threads",
 ]

@@ -101,7 +101,7 @@ class _BoundaryParam(_Param):
 
     has_boundary = True
 
-    def __init__(self, boundary=0.002, sigma_data=0.5):
+    def __init__(self, boundary, sigma_data=0.5):
         super().__init__(sigma_data)
         self.boundary = float(_check_boundary(boundary))
 
@@ -133,7 +133,8 @@ class ConsistencyParam(_BoundaryParam):
     Parameters
     ----------
     boundary : float, >= 0
-        Default boundary b (sigma_min = 0.002 for plain CD); a per-call boundary overrides it.
+        Default boundary b (required: sigma_min for plain CD); a per-call boundary overrides
+        it.
     sigma_data : float, > 0
     """
 

@@ -1,4 +1,9 @@
-"""The one training loop: a :class:`TrainConfig`, a step function, and :func:`fit`.
+"""The one training setup: a :class:`TrainConfig`, the network factory :func:`make_net`, the
+optimiser :class:`Optimiser` (Adam, learning-rate schedule, EMA), and the loop :func:`fit`.
+
+Every trainer of :mod:`ideal_diffusion.distill` builds its network with :func:`make_net` (or
+takes an injected ``net=``) and its optimiser with :class:`Optimiser` from the one
+:class:`TrainConfig`; nothing else builds an Adam or an EMA.
 
 Every student of the toolkit (the denoiser student, KD, CD, multi-boundary CD, and the later
 ones) is trained by a step function ``step(i) -> loss`` run by :func:`fit`, which
@@ -21,9 +26,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import _validate as _v
+from .mlp import MLP
+from .optim import EMA, Adam, lr_schedule
 from .threads import blas_threads
 
-__all__ = ["TrainConfig", "fit"]
+__all__ = ["NET_DEFAULTS", "Optimiser", "TrainConfig", "fit", "make_net"]
+
+#: the students' network when a trainer is given no architecture (see :func:`make_net`)
+NET_DEFAULTS = {"hidden": 128, "depth": 3, "emb_dim": 16, "activation": "silu"}
 
 
 def _int(value, name, lo):
@@ -127,8 +137,6 @@ class TrainConfig:
 
     def lr_at(self, step: int) -> float:
         """The learning rate of ``step``: linear warm-up, then cosine decay to 0."""
-        from .optim import lr_schedule
-
         return lr_schedule(step, self.lr, self.effective_warmup, self.steps)
 
     def replace(self, **changes) -> TrainConfig:
@@ -136,6 +144,98 @@ class TrainConfig:
         from dataclasses import replace
 
         return replace(self, **changes)
+
+
+def make_net(in_dim: int, rng=0, *, net=None, hidden=None, depth=None, emb_dim=None,
+             activation=None, dtype=np.float64) -> MLP:
+    """The one factory of the students' networks: a fresh :class:`MLP`, or an injected one.
+
+    Parameters
+    ----------
+    in_dim : int >= 1
+        Data features (the network maps ``(B, in_dim)`` to ``(B, in_dim)``).
+    rng : numpy.random.Generator or int
+        Source of the initial weights (a Generator is advanced: the trainers then draw their
+        batches from the same stream).
+    net : MLP, optional
+        An injected network (e.g. a warm start or a custom architecture). It is copied, so
+        training never changes the caller's object; ``rng`` is then not used.
+    hidden, depth, emb_dim, activation : optional
+        The architecture; None takes :data:`NET_DEFAULTS` (128, 3, 16, "silu"). With ``net``
+        a value that is given must agree with the net's own.
+    dtype : float64 or float32 (fresh networks only)
+
+    Returns
+    -------
+    MLP, ``in_dim`` inputs and outputs
+
+    Raises
+    ------
+    TypeError
+        If ``net`` is not an MLP.
+    ValueError
+        On a bad architecture, or an injected net whose size or architecture disagrees.
+    """
+    arch = {"hidden": hidden, "depth": depth, "emb_dim": emb_dim, "activation": activation}
+    if net is None:
+        arch = {k: NET_DEFAULTS[k] if v is None else v for k, v in arch.items()}
+        return MLP(in_dim, hidden=arch["hidden"], depth=arch["depth"], emb_dim=arch["emb_dim"],
+                   activation=arch["activation"], rng=rng, dtype=dtype)
+    if not isinstance(net, MLP):
+        raise TypeError(f"net must be an ideal_diffusion.nn.MLP, got {type(net).__name__}")
+    if net.in_dim != in_dim or net.out_dim != in_dim:
+        raise ValueError(f"net must map {in_dim} features to {in_dim}, "
+                         f"got in_dim={net.in_dim}, out_dim={net.out_dim}")
+    for key, value in arch.items():
+        if value is not None and value != getattr(net, key):
+            raise ValueError(f"{key}={value!r} disagrees with the injected net's "
+                             f"{key}={getattr(net, key)!r}; leave it None")
+    return net.copy()
+
+
+class Optimiser:
+    """Adam with the :class:`TrainConfig` schedule, and the EMA of the parameters.
+
+    Built from the one TrainConfig: Adam (peak ``lr``, ``weight_decay``, ``clip_norm``), the
+    learning rate of step i (:meth:`TrainConfig.lr_at`: warm-up, then cosine decay) and the EMA
+    of decay ``train.ema``.
+
+    Parameters
+    ----------
+    theta : (P,) float array
+        The parameters, updated in place by :meth:`step`.
+    train : TrainConfig
+    target : bool
+        True: the EMA is a target network (consistency distillation) and is kept even for
+        ``train.ema == 0`` (then a stop-gradient copy of theta). False: the EMA exists only
+        when ``train.ema > 0`` and holds the weights a regression student is evaluated with
+        (:meth:`finish` copies them into theta).
+
+    Attributes
+    ----------
+    adam : Adam
+    ema : EMA or None
+    """
+
+    def __init__(self, theta, train: TrainConfig, target: bool = False):
+        if not isinstance(train, TrainConfig):
+            raise TypeError(f"train must be a TrainConfig, got {type(train).__name__}")
+        self.theta = theta
+        self.train = train
+        self.adam = Adam(theta, lr=train.lr, weight_decay=train.weight_decay,
+                         clip_norm=train.clip_norm)
+        self.ema = EMA(theta, train.ema) if (target or train.ema > 0) else None
+
+    def step(self, i: int, grad) -> None:
+        """Adam step ``i`` (0-based) on ``theta`` at the scheduled rate, then the EMA update."""
+        self.adam.step(self.theta, grad, self.train.lr_at(i))
+        if self.ema is not None:
+            self.ema.update(self.theta)
+
+    def finish(self) -> None:
+        """Load the EMA weights into theta (no-op without an EMA): a regression student's end."""
+        if self.ema is not None:
+            self.theta[...] = self.ema.theta
 
 
 def interactive() -> bool:

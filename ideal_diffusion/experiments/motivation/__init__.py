@@ -15,9 +15,9 @@ ideal_diffusion.experiments.motivation import ...`` works as before):
 * :mod:`._shared` -- solver colours and labels, drawing helpers.
 
 Convention (:mod:`.common`): an n-step sampler takes n steps on the descending Karras grid
-``sampler_sigmas(n)`` from sigma_max = 80 to sigma_min = 0.002 (no trailing 0) and its sample is
-the state at sigma_min; Euler and DPM-Solver++(2M) spend NFE = n denoiser evaluations, Heun
-NFE = 2n. Errors are against the exact PF-ODE state at sigma_min of the same noise. The
+``schedules.sampling_grid(n)`` from sigma_max = 80 to sigma_min = 0.002 (no trailing 0) and its
+sample is the state at sigma_min; Euler and DPM-Solver++(2M) spend NFE = n denoiser evaluations,
+Heun NFE = 2n. Errors are against the exact PF-ODE state at sigma_min of the same noise. The
 sigma -> 0 limit of the ideal denoiser (the nearest data point) is never applied to a sample:
 with it every averaged state would snap onto the data and the lecture's point -- few steps give
 averaged, blurry samples -- would disappear.

@@ -11,15 +11,10 @@ import numpy as np
 from ...data import two_points
 from ...denoiser import IdealDenoiser
 from ...metrics import nearest_point
+from ...schedules import SIGMA_MAX, SIGMA_MIN, sampling_grid
 from ...solvers import nfe, sample, solve_ode
 from .._cache import cached
-from ..common import (
-    REF_RTOL,
-    SIGMA_MAX,
-    SIGMA_MIN,
-    noise,
-    sampler_sigmas,
-)
+from ..common import REF_RTOL, noise
 from ._shared import (
     LABELS,
     _box,
@@ -179,7 +174,7 @@ def run_few_step_two_deltas(cfg: FewStepTwoDeltasConfig = FewStepTwoDeltasConfig
     den = IdealDenoiser(data)
     x_T = noise(1, cfg.n_noises, cfg.seed)
     exact = solve_ode(den, x_T, SIGMA_MAX, SIGMA_MIN, rtol=REF_RTOL, atol=REF_RTOL)
-    samples = [sample(den, x_T, sampler_sigmas(n), cfg.solver) for n in cfg.steps]
+    samples = [sample(den, x_T, sampling_grid(n), cfg.solver) for n in cfg.steps]
     idx_e, _ = nearest_point(data, exact)
     med, near, same = [], [], []
     for x in samples + [exact]:
@@ -189,7 +184,7 @@ def run_few_step_two_deltas(cfg: FewStepTwoDeltasConfig = FewStepTwoDeltasConfig
         same.append(np.mean(idx == idx_e))
     return FewStepTwoDeltasResult(
         cfg, data.points[:, 0].copy(), x_T[:, 0], np.stack(samples)[..., 0], exact[:, 0],
-        np.array([nfe(cfg.solver, sampler_sigmas(n)) for n in cfg.steps]),
+        np.array([nfe(cfg.solver, sampling_grid(n)) for n in cfg.steps]),
         np.array(med), np.array(near), np.array(same))
 
 

@@ -12,18 +12,10 @@ import numpy as np
 from ...data import DeltaMixture, GaussianMixture
 from ...denoiser import IdealDenoiser
 from ...geometry import chord_deviation, denoiser_drift, fit_order
+from ...schedules import SIGMA_MAX, SIGMA_MIN, sampling_grid
 from ...solvers import nfe, sample
 from .._cache import cached
-from ..common import (
-    SIGMA_MAX,
-    SIGMA_MIN,
-    dataset,
-    ideal_denoiser,
-    measure,
-    noise,
-    reference,
-    sampler_sigmas,
-)
+from ..common import dataset, ideal_denoiser, measure, noise, reference
 from ._shared import (
     COLORS,
     LABELS,
@@ -105,7 +97,7 @@ class CurvedResult:
 
 @cached
 def run_curved_trajectories(cfg: CurvedConfig = CurvedConfig()) -> CurvedResult:
-    sig = sampler_sigmas(cfg.steps)
+    sig = sampling_grid(cfg.steps)
     x_T = noise(2, cfg.n_paths, cfg.seed)
     gauss = GaussianMixture(np.zeros((1, 2)), cfg.gaussian_std ** 2)
     cases = []
@@ -287,7 +279,7 @@ def run_error_vs_steps(cfg: ErrorVsStepsConfig = ErrorVsStepsConfig()) -> ErrorV
     n_fe = np.empty((K, S), dtype=int)
     p_err, g_err, m_err, m_same = (np.empty((K, S)) for _ in range(4))
     for j, n in enumerate(cfg.steps):
-        grid = sampler_sigmas(n)
+        grid = sampling_grid(n)
         for k, solver in enumerate(cfg.solvers):
             n_fe[k, j] = nfe(solver, grid)
             p_err[k, j] = np.linalg.norm(sample(point, x_T, grid, solver) - p_exact,
@@ -304,7 +296,7 @@ def run_error_vs_steps(cfg: ErrorVsStepsConfig = ErrorVsStepsConfig()) -> ErrorV
     student = run_denoiser_student(cfg.student).student
     s_nfe, h_ex, h_st, h_g, slope_ex, slope_st = ([] for _ in range(6))
     for n in cfg.student_steps:
-        grid = sampler_sigmas(n)
+        grid = sampling_grid(n)
         s_nfe.append(nfe("heun", grid))
         h_ex.append(measure(sample(mix, ref.x_T, grid, "heun"), ref).err_median)
         h_st.append(measure(sample(student, ref.x_T, grid, "heun"), ref).err_median)

@@ -10,15 +10,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from ...metrics import nearest_point, posterior_entropy
+from ...schedules import SIGMA_MAX, SIGMA_MIN, sampling_grid
 from ...solvers import nfe, sample
 from .._cache import cached
-from ..common import (
-    SIGMA_MIN,
-    dataset,
-    ideal_denoiser,
-    noise,
-    sampler_sigmas,
-)
+from ..common import dataset, ideal_denoiser, noise
 from ._shared import (
     COLORS,
     LABELS,
@@ -102,7 +97,7 @@ def run_steps_comparison(cfg: StepsComparisonConfig = StepsComparisonConfig()
     images = np.empty((len(cfg.image_solvers), len(cfg.shown_steps), cfg.n_shown, den.d))
     for k, solver in enumerate(cfg.solvers):
         for j, n in enumerate(cfg.steps):
-            grid = sampler_sigmas(n)
+            grid = sampling_grid(n)
             x = sample(den, x_T, grid, solver)
             n_fe[k, j] = nfe(solver, grid)
             dist[k, j] = nearest_point(den.data, x)[1]
@@ -194,7 +189,7 @@ class ImageTrackConfig:
     steps: int = 64
     solver: str = "heun"
     seed: int = 8
-    shown: tuple = (80, 20, 10, 5, 3, 2, 1, 0.5, 0.2, 0.002)
+    shown: tuple = (SIGMA_MAX, 20, 10, 5, 3, 2, 1, 0.5, 0.2, SIGMA_MIN)
 
 
 @dataclass(frozen=True, eq=False)
@@ -219,7 +214,7 @@ class ImageTrackResult:
 @cached
 def run_image_denoiser_track(cfg: ImageTrackConfig = ImageTrackConfig()) -> ImageTrackResult:
     den = ideal_denoiser(cfg.data)
-    sig = sampler_sigmas(cfg.steps)
+    sig = sampling_grid(cfg.steps)
     x_T = noise(den.d, 1, cfg.seed)
     _, states, denoised = sample(den, x_T, sig, cfg.solver, return_trajectory=True)
     D = np.concatenate([denoised[:, 0], den(states[-1], sig[-1])], axis=0)

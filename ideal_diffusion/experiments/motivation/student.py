@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ...nn import TrainConfig
+from ...schedules import SIGMA_MAX
 from .._cache import cached
 from ..common import (
     dataset,
@@ -84,7 +85,7 @@ class StudentVsIdealConfig:
 
     student: DenoiserStudentConfig = DenoiserStudentConfig()
     sigma_lo: float = 0.02
-    sigma_hi: float = 80.0
+    sigma_hi: float = SIGMA_MAX
     n_sigmas: int = 25
     n_eval: int = 2000
     eval_seed: int = 1
