@@ -175,7 +175,7 @@ def test_sampling_grid_is_karras_without_zero_with_exact_ends():
 
 @pytest.mark.parametrize("args, exc, word", [
     ((0,), ValueError, "steps"),
-    ((2.5,), ValueError, "steps"),
+    ((2.5,), TypeError, "steps"),
     ((3, 1.0, 1.0), ValueError, "sigma_min < sigma_max"),
     ((3, None), TypeError, "sigma_min"),
     ((3, 0.002, "80"), TypeError, "sigma_max"),
@@ -195,7 +195,7 @@ def test_grids_refuse_duplicate_levels_and_bad_types(f):
         f(4, None)
     with pytest.raises(TypeError, match="sigma_max"):
         f(4, 0.002, "80")
-    with pytest.raises(ValueError, match="n must be"):
+    with pytest.raises(TypeError, match="n must be"):
         f(None)
     with pytest.raises(TypeError, match="append_zero"):
         f(4, append_zero="yes")

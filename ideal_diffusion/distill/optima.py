@@ -273,17 +273,7 @@ def teacher_step(denoiser, x, sigma_from, sigma_to, solver: str = "heun") -> np.
 
 def _level(v, B: int, name: str) -> np.ndarray:
     """A teacher-step noise level as a (B,) float64 array > 0, validated."""
-    if v is None or isinstance(v, (str, bytes)):
-        raise TypeError(f"{name} must be a real number or a ({B},) array > 0, got {v!r}")
-    a = np.asarray(v)
-    if a.dtype.kind not in "fiu":
-        raise TypeError(f"{name} must be a real number or a ({B},) array > 0, got dtype {a.dtype}")
-    if a.ndim not in (0, 1) or (a.ndim == 1 and a.shape != (B,)):
-        raise ValueError(f"{name} must be a scalar or have shape ({B},), got {a.shape}")
-    a = np.broadcast_to(a.astype(np.float64), (B,))
-    if not np.all(np.isfinite(a)) or np.any(a <= 0):
-        raise ValueError(f"teacher steps need {name} finite and > 0, got {v!r}")
-    return a
+    return _v.sigma_levels(v, B, name)
 
 
 def teacher_chain(denoiser, x, sigma, sigma_to, grid, solver: str = "heun") -> np.ndarray:

@@ -33,14 +33,11 @@ __all__ = ["EDMPrecond", "ConsistencyParam", "JumpParam", "JumpEDMParam", "Plain
 
 
 def _check_sd(sigma_data):
-    sd = float(sigma_data)
-    if not np.isfinite(sd) or sd <= 0:
-        raise ValueError(f"sigma_data must be finite and > 0, got {sigma_data}")
-    return sd
+    return _v.real(sigma_data, "sigma_data", 0.0, lo_open=True)
 
 
 def _check_boundary(boundary, B=None):
-    b = np.asarray(boundary, dtype=np.float64)
+    b = _v.real_array(boundary, "boundary", finite=False)
     if b.ndim > 1 or (b.ndim == 1 and B is not None and b.shape[0] != B):
         raise ValueError(f"boundary must be a scalar or a ({B},) array, got shape {b.shape}")
     if not np.all(np.isfinite(b)) or np.any(b < 0):
