@@ -338,6 +338,40 @@ def test_cli_usage_errors_create_nothing(tmp_path, argv, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]
 
 
+# ---------------------------------------------------------------- BLAS threads for small work
+
+def _blas_threads_now():
+    from threadpoolctl import threadpool_info
+
+    return max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
+
+
+def test_small_blas_pins_only_the_small_window():
+    from threadpoolctl import threadpool_limits
+
+    from ideal_diffusion._threads import SMALL_MAX, SMALL_MIN, small_blas
+
+    with threadpool_limits(2, user_api="blas"):
+        with small_blas(SMALL_MIN):
+            assert _blas_threads_now() == 1
+        with small_blas(SMALL_MAX - 1):
+            assert _blas_threads_now() == 1
+        for work in (SMALL_MIN - 1, SMALL_MAX):
+            with small_blas(work):
+                assert _blas_threads_now() == 2
+        with small_blas(10, lower=False):  # a whole solve: pinned from 0
+            assert _blas_threads_now() == 1
+        assert _blas_threads_now() == 2
+
+
+def test_blas_work_counts_the_products():
+    # delta mixture: the logit GEMM (B, d + 2) x (d + 2, N); GMM: 2 products (B, d) x (d, d)
+    # per component
+    assert IdealDenoiser(DeltaMixture(np.zeros((7, 5)))).blas_work(11) == 11 * 7 * 7
+    g = GaussianMixture(np.zeros((3, 4)), np.eye(4))
+    assert IdealDenoiser(g).blas_work(6) == 2 * 3 * 6 * 4 * 4
+
+
 # ---------------------------------------------------------------- bits under thread variables
 
 _ODE_SCRIPT = textwrap.dedent("""

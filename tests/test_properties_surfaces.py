@@ -76,7 +76,7 @@ def test_fm_velocity_refuses_t_outside_the_open_interval(t):
 _TWO = {a: BasinOracle(IdealDenoiser(two_points(2 * a))) for a in (0.5, 1.0, 2.0)}
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(a=st.sampled_from(sorted(_TWO)), t=st.floats(0.05, 0.95),
        x=st.lists(st.tuples(coord, coord), min_size=1, max_size=4))
 def test_rectified_velocity_of_two_points_is_the_straight_bundle(a, t, x):
@@ -93,7 +93,7 @@ def test_rectified_velocity_of_two_points_is_the_straight_bundle(a, t, x):
     np.testing.assert_allclose(v[~outside], ((x - near) / t)[~outside], rtol=1e-12, atol=1e-12)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(x0=st.lists(coord, min_size=2, max_size=2), t=st.floats(0.01, 0.99),
        x=st.lists(st.tuples(coord, coord), min_size=1, max_size=3))
 def test_rectified_velocity_of_one_point_is_the_flow_velocity(x0, t, x):
@@ -144,7 +144,7 @@ _BAD = st.one_of(
 )
 
 
-@settings(max_examples=60, deadline=None,
+@settings(max_examples=40, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(command=st.sampled_from(["figures", "report", "retrain"]), bad=_BAD,
        first=st.booleans())
