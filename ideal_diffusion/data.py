@@ -128,9 +128,7 @@ class _Mixture:
 
 
 def _check_n(n) -> int:
-    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0:
-        raise ValueError(f"n must be an integer >= 0, got {n!r}")
-    return int(n)
+    return _v.integer(n, "n", 0)
 
 
 class DeltaMixture(_Mixture):

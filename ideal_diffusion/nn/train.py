@@ -36,24 +36,6 @@ __all__ = ["NET_DEFAULTS", "Optimiser", "TrainConfig", "fit", "make_net"]
 NET_DEFAULTS = {"hidden": 128, "depth": 3, "emb_dim": 16, "activation": "silu"}
 
 
-def _int(value, name, lo):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo:
-        raise ValueError(f"{name} must be an integer >= {lo}, got {value!r}")
-    return int(value)
-
-
-def _real(value, name, lo, hi, lo_open=False):
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a real number, got {value!r}") from None
-    ok = math.isfinite(v) and (v > lo if lo_open else v >= lo) and v <= hi
-    if not ok:
-        rng = f"({lo}, {hi}]" if lo_open else f"[{lo}, {hi}]"
-        raise ValueError(f"{name} must be finite and in {rng}, got {value!r}")
-    return v
-
-
 @dataclass(frozen=True)
 class TrainConfig:
     """Every knob of one training run (frozen: hashable, usable as a cache key).
@@ -299,7 +281,7 @@ def fit(step_fn, steps, progress=None, desc: str = "", params=None,
         steps = cfg.steps
         progress = cfg.progress if progress is None else progress
         max_param_rms, loss_growth = cfg.max_param_rms, cfg.loss_growth
-    steps = _int(steps, "steps", 0)
+    steps = _v.integer(steps, "steps", 0)
     show = interactive() if progress is None else bool(progress)
     history = np.empty(steps, dtype=np.float64)
     bar = None
