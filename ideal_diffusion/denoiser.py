@@ -576,7 +576,10 @@ class IdealDenoiser:
         Dk = np.empty((K, B, self.d))
         Jk = [] if want_jac else None
         with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-            logs = np.where(sc > 0, np.log(sc), 0.0)  # s = 0 only without zero eigenvalues
+            # the row shift log s is needed only where an eigenvalue is 0 (s > 0 there); without
+            # one it is left out, so a nonsingular mixture keeps its former bits
+            logs = (np.where(sc > 0, np.log(sc), 0.0) if np.any(g.eigvals == 0)
+                    else np.zeros_like(sc))
             for k in range(K):
                 lam, U = g.eigvals[k], g.eigvecs[k]
                 pos = lam > 0
