@@ -7,7 +7,8 @@
   checkpoints, deterministically from their seeds.
 
 A usage error exits with status 2 and one line; a runtime error with status 1 and one line (no
-traceback). ``--out`` is checked for writability before anything is computed.
+traceback). Every argument (``--jobs``, ``--only`` names, ``--out`` writability) is checked
+before anything is created, written or computed.
 """
 from __future__ import annotations
 
@@ -25,21 +26,30 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _check_writable(out: Path) -> str | None:
-    """None if ``out`` can be created and written, else the reason."""
+    """None if ``out`` can be created and written, else the reason; creates nothing.
+
+    An existing ``out`` must be a directory we can write into; a missing one needs its
+    nearest existing ancestor to be a writable directory (it is created only later, after
+    every argument was checked).
+    """
     out = Path(out)
     probe = out
     while not probe.exists():
         if probe.parent == probe:
             break
         probe = probe.parent
-    if probe.exists() and not probe.is_dir():
+    if not probe.exists():
+        return f"--out {out}: no existing parent directory"
+    if not probe.is_dir():
         return f"--out {out}: {probe} is not a directory"
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=out, prefix=".write-test-"):
-            pass
-    except OSError as err:
-        return f"--out {out} is not writable ({err.strerror or err})"
+    if not os.access(probe, os.W_OK | os.X_OK):
+        return f"--out {out} is not writable ({probe}: permission denied)"
+    if probe == out:  # exists: the real test is writing a file (read-only mounts, ACLs)
+        try:
+            with tempfile.NamedTemporaryFile(dir=out, prefix=".write-test-"):
+                pass
+        except OSError as err:
+            return f"--out {out} is not writable ({err.strerror or err})"
     return None
 
 
@@ -111,10 +121,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(args, parser) -> int:
-    if args.command in ("figures", "report") and not getattr(args, "list", False):
-        reason = _check_writable(args.out)
-        if reason:
-            parser.error(reason)
+    # every argument is checked before anything is created or written
+    if getattr(args, "jobs", 1) < 1:
+        parser.error(f"--jobs must be >= 1, got {args.jobs}")
 
     if args.command == "retrain":
         from ideal_diffusion.experiments.students import CHECKPOINTED, retrain_all
@@ -123,8 +132,6 @@ def _run(args, parser) -> int:
         if args.only and set(args.only) - set(names):
             parser.error(f"unknown student(s) {sorted(set(args.only) - set(names))}; "
                          f"known: {names}")
-        if args.jobs < 1:
-            parser.error(f"--jobs must be >= 1, got {args.jobs}")
         t0 = time.perf_counter()
         paths = retrain_all(args.only, jobs=args.jobs)
         if not args.only:  # and every 2-D student the figures and the table train
@@ -133,6 +140,9 @@ def _run(args, parser) -> int:
         return 0
 
     if args.command == "report":
+        reason = _check_writable(args.out)
+        if reason:
+            parser.error(reason)
         from ideal_diffusion.report import write_report
 
         t0 = time.perf_counter()
@@ -153,8 +163,9 @@ def _run(args, parser) -> int:
     unknown = [n for n in (args.only or []) if n not in registry]
     if unknown:
         parser.error(f"unknown figure name(s) {unknown}; see --list")
-    if args.jobs < 1:
-        parser.error(f"--jobs must be >= 1, got {args.jobs}")
+    reason = _check_writable(args.out)
+    if reason:
+        parser.error(reason)
     t0 = time.perf_counter()
     # the one command makes every figure *and* the table
     paths = make_figures(args.out, args.only, jobs=args.jobs, report=not args.only)

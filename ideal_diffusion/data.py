@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _validate as _v
 from ._rng import as_rng
 
 __all__ = [
@@ -51,31 +52,16 @@ def _check_weights(weights, n: int) -> np.ndarray:
 
 
 def _real_array(a, name: str) -> np.ndarray:
-    """``a`` as a float64 array, refusing None, strings, objects and complex numbers."""
-    if a is None:
-        raise TypeError(f"{name} must be a real array, got None")
-    arr = np.asarray(a)
-    if arr.dtype.kind not in "fiub":
-        raise TypeError(f"{name} must be a real (float or integer) array, got dtype {arr.dtype}")
-    return arr.astype(np.float64)
+    """``a`` as a float64 array, refusing None, strings, objects, ragged and complex data."""
+    return _v.real_array(a, name, finite=False)
 
 
 def _check_int(v, name: str, lo: int, hi: int | None = None) -> int:
-    ok = isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-    if not ok or v < lo or (hi is not None and v > hi):
-        rng = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
-        raise ValueError(f"{name} must be an integer {rng}, got {v!r}")
-    return int(v)
+    return _v.integer(v, name, lo, hi)
 
 
 def _check_pos(v, name: str) -> float:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a real number > 0, got {v!r}") from None
-    if not (np.isfinite(f) and f > 0):
-        raise ValueError(f"{name} must be a finite number > 0, got {v!r}")
-    return f
+    return _v.real(v, name, 0.0, lo_open=True)
 
 
 class _Mixture:
@@ -142,9 +128,7 @@ class _Mixture:
 
 
 def _check_n(n) -> int:
-    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0:
-        raise ValueError(f"n must be an integer >= 0, got {n!r}")
-    return int(n)
+    return _v.integer(n, "n", 0)
 
 
 class DeltaMixture(_Mixture):

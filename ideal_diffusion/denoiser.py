@@ -57,9 +57,13 @@ whatever sigma > 0, and is -inf only where log p is below the float64 range.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from scipy import sparse
 
+from . import _validate as _v
+from ._threads import small_blas
 from .data import DeltaMixture, GaussianMixture
 
 __all__ = ["IdealDenoiser", "reference_denoiser"]
@@ -100,39 +104,13 @@ def reference_denoiser(points, weights, x, sigma) -> np.ndarray:
 
 
 def _as_queries(x, d: int) -> np.ndarray:
-    if x is None:
-        raise ValueError(f"x must be a real (B, {d}) array, got None")
-    a = np.asarray(x)
-    if a.dtype.kind not in "fiu":
-        raise ValueError(f"x must be a real array, got dtype {a.dtype}")
-    if a.ndim != 2 or a.shape[1] != d:
-        raise ValueError(f"x must have shape (B, {d}), got {a.shape}")
-    if a.dtype != np.float32:
-        a = a.astype(np.float64, copy=False)
-    if not np.all(np.isfinite(a)):
-        raise ValueError("x must be finite (found NaN or inf)")
-    return a
+    """Finite real (B, d) queries; float32 kept, every other real dtype as float64."""
+    return _v.states(x, "x", d, dtype=None)
 
 
 def _as_sigma(sigma, B: int, allow_zero: bool) -> np.ndarray:
-    if sigma is None or isinstance(sigma, (str, bytes)):
-        raise ValueError(f"sigma must be a real number or a ({B},) array, got {sigma!r}")
-    s = np.asarray(sigma)
-    if s.dtype.kind not in "fiu":
-        raise ValueError(f"sigma must be a real number or a ({B},) array, got dtype {s.dtype}")
-    s = s.astype(np.float64)
-    if s.ndim == 0:
-        s = np.full(B, float(s))
-    elif s.shape != (B,):
-        raise ValueError(f"sigma must be a scalar or have shape ({B},), got {s.shape}")
-    if not np.all(np.isfinite(s)):
-        raise ValueError("sigma must be finite")
-    if allow_zero:
-        if np.any(s < 0):
-            raise ValueError(f"sigma must be >= 0, got min {s.min()!r}")
-    elif np.any(s <= 0):
-        raise ValueError(f"sigma must be > 0 here, got min {s.min()!r}")
-    return s
+    """sigma as a (B,) float64 array: finite, >= 0 (allow_zero) or > 0."""
+    return _v.sigma_levels(sigma, B, "sigma", allow_zero)
 
 
 def _finite(v, dtype, name: str, s) -> np.ndarray:
@@ -153,6 +131,19 @@ def _row_max(z):
     for j in range(1, z.shape[1]):
         np.maximum(m, z[:, j], out=m)
     return m
+
+
+def _pinned(method):
+    """Run a public method under one BLAS thread when its matrices are small (``small_blas``)."""
+    @functools.wraps(method)
+    def wrapper(self, x, *args, **kwargs):
+        try:
+            B = len(x)
+        except TypeError:  # not a batch: the method's own check refuses it
+            B = 0
+        with small_blas(self.blas_work(B)):
+            return method(self, x, *args, **kwargs)
+    return wrapper
 
 
 class _Chunk:
@@ -210,6 +201,17 @@ class IdealDenoiser:
 
     # ------------------------------------------------------------------ public API
 
+    def blas_work(self, B: int) -> int:
+        """Multiply-adds of the matrix products of one call on ``B`` queries.
+
+        B N (d + 2) for a delta mixture (the logit GEMM), 2 K B d^2 for a Gaussian mixture;
+        calls below :data:`~ideal_diffusion._threads.SMALL_MAX` run on one BLAS thread.
+        """
+        if self.is_delta:
+            return int(B) * self._points.shape[0] * (self.d + 2)
+        return 2 * self.data.K * int(B) * self.d * self.d
+
+    @_pinned
     def __call__(self, x, sigma) -> np.ndarray:
         """D(x, sigma) = E[x0 | x].
 
@@ -224,6 +226,8 @@ class IdealDenoiser:
 
         Raises
         ------
+        TypeError
+            If ``x`` or ``sigma`` is not real (None, strings, complex).
         ValueError
             On a wrong shape, non-finite x, or negative / non-finite sigma.
         """
@@ -299,6 +303,7 @@ class IdealDenoiser:
                 out[c.lo + c.rows] = nb[:, :-1] / nb[:, -1:]
         return out
 
+    @_pinned
     def posterior(self, x, sigma) -> np.ndarray:
         """The posterior weights pi_j(x, sigma) over the data points; rows sum to 1.
 
@@ -333,6 +338,7 @@ class IdealDenoiser:
                 out[ii, sup[e.indices]] = e.data / np.repeat(tot, np.diff(e.indptr))
         return out.astype(x_in.dtype, copy=False)
 
+    @_pinned
     def score(self, x, sigma) -> np.ndarray:
         """grad_x log p_sigma(x) = (D(x, sigma) - x) / sigma^2, shape (B, d); sigma > 0.
 
@@ -346,6 +352,7 @@ class IdealDenoiser:
         with np.errstate(over="ignore"):
             return _finite((self._D(x, s[:, 0]) - x) / s / s, x_in.dtype, "score", s)
 
+    @_pinned
     def velocity(self, x, sigma) -> np.ndarray:
         """The VE PF-ODE field dx/dsigma = (x - D(x, sigma)) / sigma, shape (B, d); sigma > 0.
 
@@ -357,6 +364,7 @@ class IdealDenoiser:
         with np.errstate(over="ignore"):
             return _finite((x - self._D(x, s[:, 0])) / s, x_in.dtype, "velocity", s)
 
+    @_pinned
     def jacobian(self, x, sigma) -> np.ndarray:
         """dD/dx = Cov[x0 | x] / sigma^2 (Tweedie), shape (B, d, d), symmetric PSD; sigma > 0.
 
@@ -368,9 +376,7 @@ class IdealDenoiser:
         s = _as_sigma(sigma, x.shape[0], allow_zero=False)
         s3 = s[:, None, None]
         if not self.is_delta:
-            cov = self._gmm(x, s, want_cov=True)[2]
-            with np.errstate(over="ignore"):
-                return _finite(cov / s3 / s3, x_in.dtype, "jacobian", s)
+            return _finite(self._gmm(x, s, want_jac=True)[2], x_in.dtype, "jacobian", s)
         D = self._D(x, s)
         p = self.posterior(x, s)
         y = self.data.points
@@ -383,6 +389,7 @@ class IdealDenoiser:
         with np.errstate(over="ignore"):
             return _finite(out / s3 / s3, x_in.dtype, "jacobian", s)
 
+    @_pinned
     def log_density(self, x, sigma) -> np.ndarray:
         """log p_sigma(x): the data density convolved with N(0, sigma^2 I), (B,); sigma > 0.
 
@@ -540,41 +547,74 @@ class IdealDenoiser:
 
     # ------------------------------------------------------------------ Gaussian mixture
 
-    def _gmm(self, x, s, want_cov=False):
-        """Gaussian-mixture D, responsibilities, (optionally) Cov[x0|x], log density.
+    def _gmm(self, x, s, want_jac=False):
+        """Gaussian-mixture D, responsibilities, (optionally) dD/dx, log density.
 
         Component k: D_k = mu_k + Sigma_k (Sigma_k + s^2 I)^-1 (x - mu_k), which in the
         eigenbasis Sigma_k = U diag(lam) U^T is mu_k + U diag(lam / (lam + s^2)) U^T (x - mu_k);
         its responsibility is w_k N(x | mu_k, Sigma_k + s^2 I), normalised in log space.
+
+        sigma^2 is never formed where an eigenvalue is 0 (it underflows below ~1e-154): there
+        log(lam + s^2) = 2 log s and z^2 / (lam + s^2) = (z / s)^2. Where those quadratic terms
+        overflow in every component of a row, the responsibilities are their s -> 0 limit: the
+        components nearest along their zero-variance directions, ties split by the remaining
+        factors (the delta-mixture limit when every covariance is 0).
+        dD/dx = sum_k r_k U diag(lam / (lam + s^2)) U^T + sum_k r_k (D_k - D)(D_k - D)^T / s^2.
         """
         g = self.data
         xd = x.astype(np.float64)
-        s2 = (s * s)[:, None]  # (B, 1)
         if np.any(s == 0) and np.any(g.eigvals == 0):
             raise ValueError("sigma must be > 0 for a Gaussian mixture with a singular covariance")
+        sc = s[:, None]  # (B, 1)
+        s2 = sc * sc  # may underflow to 0; used only where lam > 0
         B, K = xd.shape[0], g.K
-        logr = np.empty((B, K))
+        # log w_k - log det(Sigma_k + s^2 I) / 2 - the quadratic form on lam > 0, each up to
+        # the row constant -d log s (added back in logp): no 1e3-sized term to cancel
+        rest = np.empty((B, K))
+        quad0 = np.empty((B, K))  # the quadratic form on lam = 0, (z / s)^2 (may be inf)
+        near0 = np.empty((B, K))  # sum of z^2 on lam = 0 (the s -> 0 distance)
         Dk = np.empty((K, B, self.d))
-        Ck = [] if want_cov else None
-        for k in range(K):
-            lam, U = g.eigvals[k], g.eigvecs[k]
-            z = (xd - g.means[k]) @ U  # coordinates in the eigenbasis, (B, d)
-            var = lam[None, :] + s2  # eigenvalues of Sigma_k + s^2 I
-            logr[:, k] = (np.log(g.weights[k]) - 0.5 * np.log(var).sum(axis=1)
-                          - 0.5 * (z * z / var).sum(axis=1))
-            Dk[k] = g.means[k] + (lam / var * z) @ U.T
-            if want_cov:
-                # posterior covariance of the component: U diag(lam s^2 / (lam + s^2)) U^T
-                Ck.append(np.einsum("ij,bj,kj->bik", U, lam * s2 / var, U))
-        m = logr.max(axis=1, keepdims=True)
-        r = np.exp(logr - m)
-        tot = r.sum(axis=1, keepdims=True)
-        r /= tot
-        logp = (m + np.log(tot))[:, 0] - 0.5 * self.d * np.log(2 * np.pi)
+        Jk = [] if want_jac else None
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            # the row shift log s is needed only where an eigenvalue is 0 (s > 0 there); without
+            # one it is left out, so a nonsingular mixture keeps its former bits
+            logs = (np.where(sc > 0, np.log(sc), 0.0) if np.any(g.eigvals == 0)
+                    else np.zeros_like(sc))
+            for k in range(K):
+                lam, U = g.eigvals[k], g.eigvecs[k]
+                pos = lam > 0
+                z = (xd - g.means[k]) @ U  # coordinates in the eigenbasis, (B, d)
+                var = lam[pos][None, :] + s2  # eigenvalues of Sigma_k + s^2 I where lam > 0
+                zp, z0 = z[:, pos], z[:, ~pos]
+                rest[:, k] = (np.log(g.weights[k]) - 0.5 * (np.log(var) - 2 * logs).sum(axis=1)
+                              - 0.5 * (zp * zp / var).sum(axis=1))
+                q = z0 / sc
+                quad0[:, k] = 0.5 * (q * q).sum(axis=1)
+                near0[:, k] = (z0 * z0).sum(axis=1)
+                shrink = np.zeros((B, self.d))
+                shrink[:, pos] = lam[pos] / var  # lam / (lam + s^2), 0 where lam = 0
+                Dk[k] = g.means[k] + (shrink * z) @ U.T
+                if want_jac:
+                    Jk.append(np.einsum("ij,bj,kj->bik", U, shrink, U))
+            logr = rest - quad0
+            m = logr.max(axis=1, keepdims=True)
+            lim = ~np.isfinite(m[:, 0])
+            if np.any(lim):  # every component's (z / s)^2 overflowed: the s -> 0 limit
+                nr = near0[lim]
+                tied = nr == nr.min(axis=1, keepdims=True)
+                logr[lim] = np.where(tied, rest[lim], -np.inf)
+                m[lim] = logr[lim].max(axis=1, keepdims=True)
+            r = np.exp(logr - m)
+            tot = r.sum(axis=1, keepdims=True)
+            r /= tot
+            logp = ((m + np.log(tot))[:, 0] - self.d * logs[:, 0]
+                    - 0.5 * self.d * np.log(2 * np.pi))
+            logp[lim] = -np.inf  # log p_sigma(x) is below the float64 range there
         D = np.einsum("bk,kbd->bd", r, Dk)
-        cov = None
-        if want_cov:
-            diff = Dk - D[None]  # (K, B, d)
-            cov = sum(r[:, k, None, None] * (Ck[k] + diff[k][:, :, None] * diff[k][:, None, :])
-                      for k in range(K))
-        return D, r, cov, logp
+        jac = None
+        if want_jac:
+            with np.errstate(over="ignore", invalid="ignore"):
+                diff = (Dk - D[None]) / sc[None]  # (K, B, d), (D_k - D) / s
+                jac = sum(r[:, k, None, None] * (Jk[k] + diff[k][:, :, None] * diff[k][:, None, :])
+                          for k in range(K))
+        return D, r, jac, logp

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import _validate as _v
 from .metrics import (  # re-exported: see the module docstring
     SampleQuality,
     exact_endpoints,
@@ -58,10 +59,7 @@ _GRIDS = {"karras": karras_sigmas, "loguniform": loguniform_sigmas, "uniform": u
 
 
 def _check_states(states) -> np.ndarray:
-    s = np.asarray(states)
-    if s.dtype.kind not in "fiu":
-        raise ValueError(f"states must be a real array, got dtype {s.dtype}")
-    s = s.astype(np.float64, copy=False)
+    s = _v.real_array(states, "states", finite=False)
     if s.ndim != 3 or s.shape[0] < 2 or s.shape[1] < 1 or s.shape[2] < 1:
         raise ValueError(f"states must have shape (T, B, d) with T >= 2, got {s.shape}")
     if not np.all(np.isfinite(s)):
@@ -70,7 +68,7 @@ def _check_states(states) -> np.ndarray:
 
 
 def _check_sigmas(sigmas, T: int) -> np.ndarray:
-    s = np.asarray(sigmas, dtype=np.float64)
+    s = _v.real_array(sigmas, "sigmas", finite=False)
     if s.shape != (T,):
         raise ValueError(f"sigmas must have shape ({T},) to match states, got {s.shape}")
     if not np.all(np.isfinite(s)) or np.any(s < 0):

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _validate as _v
+
 __all__ = ["SIGMA_MAX", "SIGMA_MIN", "karras_sigmas", "loguniform_sigmas", "sampling_grid",
            "uniform_sigmas"]
 
@@ -22,19 +24,12 @@ SIGMA_MAX = 80.0
 
 
 def _real(v, name: str) -> float:
-    """``v`` as a Python float, refusing None, strings, bools, arrays and complex numbers."""
-    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer,
-                                                               np.floating)):
-        raise TypeError(f"{name} must be a real number, got {v!r}")
-    v = float(v)
-    if not np.isfinite(v):
-        raise ValueError(f"{name} must be finite, got {v!r}")
-    return v
+    """``v`` as a finite Python float, refusing None, strings, bools, arrays and complex."""
+    return _v.real(v, name)
 
 
 def _check(n, sigma_min, sigma_max, name: str = "n"):
-    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {n!r}")
+    n = _v.integer(n, name, 1)
     sigma_min, sigma_max = _real(sigma_min, "sigma_min"), _real(sigma_max, "sigma_max")
     if not 0 < sigma_min <= sigma_max:
         raise ValueError(

@@ -18,10 +18,13 @@ output must have exactly the shape of ``x`` and be finite; it is used in ``x``'s
 from __future__ import annotations
 
 import warnings
+from contextlib import nullcontext
 
 import numpy as np
 from scipy.integrate import solve_ivp
 
+from . import _validate as _v
+from ._threads import small_blas
 from .schedules import _real
 
 __all__ = ["sample", "sample_steps", "euler_step", "heun_step", "dpmpp_2m_step", "solve_ode",
@@ -34,12 +37,7 @@ SOLVERS = ("euler", "heun", "dpmpp_2m")
 
 
 def _check_grid(sigmas) -> np.ndarray:
-    if sigmas is None or isinstance(sigmas, str):
-        raise TypeError(f"sigmas must be a 1-D array of real noise levels, got {sigmas!r}")
-    s = np.asarray(sigmas)
-    if s.dtype.kind not in "fiu":
-        raise TypeError(f"sigmas must be a 1-D array of real noise levels, got dtype {s.dtype}")
-    s = s.astype(np.float64)
+    s = _v.real_array(sigmas, "sigmas", finite=False)
     if s.ndim != 1 or s.size < 2:
         raise ValueError(f"sigmas must be a 1-D grid with >= 2 values, got shape {s.shape}")
     if not np.all(np.isfinite(s)) or np.any(s[:-1] <= 0) or s[-1] < 0:
@@ -50,19 +48,8 @@ def _check_grid(sigmas) -> np.ndarray:
 
 
 def _check_x(x_T, name: str = "x_T") -> np.ndarray:
-    if x_T is None:
-        raise TypeError(f"{name} must be a real (B, d) array, got None")
-    x = np.asarray(x_T)
-    if x.dtype.kind not in "fiu":
-        raise TypeError(f"{name} must be a real (B, d) array (float or integer), "
-                        f"got dtype {x.dtype}")
-    if x.ndim != 2:
-        raise ValueError(f"{name} must have shape (B, d), got {x.shape}")
-    if x.dtype != np.float32:
-        x = x.astype(np.float64)
-    if not np.all(np.isfinite(x)):
-        raise ValueError(f"{name} must be finite")
-    return x
+    """Finite real (B, d) states; float32 kept, every other real dtype as float64."""
+    return _v.states(x_T, name, dtype=None)
 
 
 def _check_solver(solver, allowed=SOLVERS) -> str:
@@ -112,6 +99,15 @@ def _denoise(denoiser, x, sigma):
     if not np.all(np.isfinite(D)):
         raise FloatingPointError(f"the denoiser returned NaN or inf at sigma={_show(sigma)}")
     return D.astype(x.dtype, copy=False)
+
+
+def _blas(denoiser, x):
+    """One BLAS thread for a whole solve when the denoiser's matrices are small (the denoiser's
+    ``blas_work``; a callable without one is left alone: student models pin themselves)."""
+    work = getattr(denoiser, "blas_work", None)
+    if not callable(work):
+        return nullcontext()
+    return small_blas(work(x.shape[0]), lower=False)
 
 
 def _show(sigma) -> str:
@@ -406,15 +402,17 @@ def sample(denoiser, x_T, sigmas, solver: str = "heun", return_trajectory: bool 
     step = _STEPS[solver]
     if not return_trajectory:
         x_n = x
-        for x_n, _ in _steps(denoiser, x, s, step, last_first_order):  # noqa: B007 (last)
-            pass
+        with _blas(denoiser, x):
+            for x_n, _ in _steps(denoiser, x, s, step, last_first_order):  # noqa: B007
+                pass
         return x_n
     states = np.empty((n + 1,) + x.shape, dtype=x.dtype)
     denoised = np.empty((n,) + x.shape, dtype=x.dtype)
     states[0] = x
     x_n = x
-    for i, (x_n, D) in enumerate(_steps(denoiser, x, s, step, last_first_order)):
-        states[i + 1], denoised[i] = x_n, D
+    with _blas(denoiser, x):
+        for i, (x_n, D) in enumerate(_steps(denoiser, x, s, step, last_first_order)):
+            states[i + 1], denoised[i] = x_n, D
     return x_n, states, denoised
 
 
@@ -475,13 +473,14 @@ def solve_ode(denoiser, x, sigma_from: float, sigma_to: float, rtol: float = 1e-
         xs = y.reshape(shape)
         return (xs - _denoise(denoiser, xs, float(np.exp(u)))).ravel()
 
-    if sigma_to != sigma_from:
-        end = np.log(sigma_to)
-        sol = solve_ivp(field, (np.log(sigma_from), end), x.ravel(), method="DOP853",
-                        rtol=rtol, atol=atol, t_eval=[end])
-        if not sol.success:
-            raise RuntimeError(f"solve_ivp failed: {sol.message}")
-        x = sol.y[:, -1].reshape(shape)
-    if to_zero:
-        x = _denoise(denoiser, x, 0.0).astype(np.float64, copy=False)
+    with _blas(denoiser, x):  # one BLAS thread for small matrices (bench_busy.py)
+        if sigma_to != sigma_from:
+            end = np.log(sigma_to)
+            sol = solve_ivp(field, (np.log(sigma_from), end), x.ravel(), method="DOP853",
+                            rtol=rtol, atol=atol, t_eval=[end])
+            if not sol.success:
+                raise RuntimeError(f"solve_ivp failed: {sol.message}")
+            x = sol.y[:, -1].reshape(shape)
+        if to_zero:
+            x = _denoise(denoiser, x, 0.0).astype(np.float64, copy=False)
     return x

@@ -15,7 +15,7 @@ PKG = Path(__file__).resolve().parent.parent / "ideal_diffusion"
 
 # layer rank of each top-level module / subpackage of ideal_diffusion
 RANK = {
-    "_rng": 0, "data": 0, "gmm_fit": 0,
+    "_rng": 0, "_validate": 0, "_threads": 0, "data": 0, "gmm_fit": 0,
     "denoiser": 1,
     "schedules": 2, "solvers": 2, "geometry": 2, "metrics": 2,
     "nn": 3,
@@ -24,7 +24,7 @@ RANK = {
     "figures": 6, "report": 6, "__main__": 7, "__init__": 7,
 }
 # nn knows nothing of diffusion: it may import only from itself
-NN_ALLOWED = {"nn", "_rng"}
+NN_ALLOWED = {"nn", "_rng", "_validate", "_threads"}
 
 
 def _top(module_path: Path) -> str:

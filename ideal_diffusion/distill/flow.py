@@ -57,6 +57,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.integrate import solve_ivp
 
+from .. import _validate as _v
 from ..schedules import SIGMA_MAX, SIGMA_MIN
 
 __all__ = ["T_MIN", "T_MAX", "IdealVelocity", "euler_t", "fm_to_ve",
@@ -69,7 +70,7 @@ T_MAX = SIGMA_MAX / (1.0 + SIGMA_MAX)
 
 
 def _check_t(t, B=None, name="t", lo_closed=False, hi_closed=False) -> np.ndarray:
-    a = np.asarray(t, dtype=np.float64)
+    a = _v.real_array(t, name, finite=False)
     if B is not None:
         if a.ndim == 0:
             a = np.full(B, float(a))
@@ -85,13 +86,7 @@ def _check_t(t, B=None, name="t", lo_closed=False, hi_closed=False) -> np.ndarra
 
 
 def _check_x(x, name="x") -> np.ndarray:
-    a = np.asarray(x)
-    if a.ndim != 2 or a.dtype.kind not in "fiu":
-        raise ValueError(f"{name} must be a real (B, d) array, got shape {a.shape}")
-    a = a.astype(np.float64, copy=False)
-    if not np.all(np.isfinite(a)):
-        raise ValueError(f"{name} must be finite")
-    return a
+    return _v.states(x, name)
 
 
 def sigma_of_t(t):
@@ -102,7 +97,7 @@ def sigma_of_t(t):
 
 def t_of_sigma(sigma):
     """The FM time of a VE noise level: t = sigma / (1 + sigma), sigma in [0, inf)."""
-    s = np.asarray(sigma, dtype=np.float64)
+    s = _v.real_array(sigma, "sigma", finite=False)
     if not np.all(np.isfinite(s)) or np.any(s < 0):
         raise ValueError(f"sigma must be finite and in [0, inf), got {sigma!r}")
     return s / (1.0 + s)
@@ -137,15 +132,25 @@ def fm_velocity(denoiser, x, t) -> np.ndarray:
 
     Raises
     ------
+    TypeError
+        If ``x`` or ``t`` is not real.
     ValueError
-        If t is outside (0, 1) or x is not a finite (B, d) array.
+        If t is outside (0, 1), x is not a finite (B, d) array, the denoiser's output has
+        the wrong shape, or u overflows float64 (t so small that |x - D| / t exceeds it).
+    FloatingPointError
+        If the denoiser returns NaN or inf.
     """
     x = _check_x(x)
     t = _check_t(t, x.shape[0])
     sig = t / (1.0 - t)
     y = x / (1.0 - t)[:, None]
-    D = np.asarray(denoiser(y, sig), dtype=np.float64)
-    return (x - D) / t[:, None]
+    D = _v.model_output(denoiser(y, sig), x.shape, "the denoiser in fm_velocity")
+    with np.errstate(over="ignore"):
+        u = (x - D) / t[:, None]
+    if not np.all(np.isfinite(u)):
+        raise ValueError(f"fm_velocity overflows float64 at t = {float(t.min()):g}: u "
+                                 "scales like 1/t, so t must be larger there")
+    return u
 
 
 class IdealVelocity:
@@ -179,8 +184,9 @@ def uniform_t(steps: int, t_min: float = T_MIN, t_max: float = T_MAX) -> np.ndar
     ValueError
         If steps < 1 or not 0 < t_min < t_max < 1.
     """
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
+    steps = _v.integer(steps, "steps", 1)
+    t_min = _v.real(t_min, "t_min", 0.0, 1.0, lo_open=True, hi_open=True)
+    t_max = _v.real(t_max, "t_max", 0.0, 1.0, lo_open=True, hi_open=True)
     if not 0 < t_min < t_max < 1:
         raise ValueError(f"need 0 < t_min < t_max < 1, got t_min={t_min}, t_max={t_max}")
     ts = np.linspace(t_max, t_min, int(steps) + 1)
@@ -213,12 +219,22 @@ def euler_t(velocity, x, ts, return_trajectory: bool = False):
     -------
     x : (B, d) array at ``ts[-1]`` (NFE = n)
     states : (n + 1, B, d) array, only with ``return_trajectory``
+
+    Raises
+    ------
+    ValueError
+        On a bad grid or x, or a velocity output of the wrong shape (nothing is broadcast).
+    FloatingPointError
+        If the velocity returns NaN or inf (the message names the time).
     """
+    if not callable(velocity):
+        raise TypeError(f"velocity must be callable v(x, t), got {type(velocity).__name__}")
     g = _check_tgrid(ts)
     x = _check_x(x).copy()
     states = [x.copy()] if return_trajectory else None
     for t, t_next in zip(g[:-1], g[1:]):
-        x = x + (float(t_next) - float(t)) * np.asarray(velocity(x, float(t)), dtype=np.float64)
+        v = _v.model_output(velocity(x, float(t)), x.shape, f"the velocity in euler_t at t = {t:g}")
+        x = x + (float(t_next) - float(t)) * v
         if return_trajectory:
             states.append(x.copy())
     return (x, np.stack(states)) if return_trajectory else x
@@ -264,8 +280,12 @@ def flow_path(velocity, x, ts, rtol: float = 1e-10, atol: float = 1e-10) -> np.n
     ValueError
         On bad times or x; RuntimeError if the integrator fails.
     """
+    if not callable(velocity):
+        raise TypeError(f"velocity must be callable v(x, t), got {type(velocity).__name__}")
+    rtol = _v.real(rtol, "rtol", 0.0, lo_open=True)
+    atol = _v.real(atol, "atol", 0.0)
     x = _check_x(x)
-    g = _check_t(np.asarray(ts, dtype=np.float64), name="ts")
+    g = _check_t(ts, name="ts")
     if g.ndim != 1 or g.size < 2 or not (np.all(np.diff(g) < 0) or np.all(np.diff(g) > 0)):
         raise ValueError("ts must be a strictly monotone 1-D grid with >= 2 values in (0, 1)")
     shape = x.shape

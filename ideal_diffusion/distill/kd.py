@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import _validate as _v
 from ..data import as_rng
 from ..nn import EDMPrecond, Model, Optimiser, TrainConfig, blas_threads, fit, make_net
 from ..schedules import SIGMA_MAX
@@ -100,10 +101,8 @@ def noisy_pairs(data, n: int, sigma_max: float = SIGMA_MAX, rng=0):
     -------
     x_T, x0 : (n, d) arrays (row i of x_T was made from row i of x0)
     """
-    if isinstance(n, bool) or int(n) != n or n < 1:
-        raise ValueError(f"n must be an integer >= 1, got {n!r}")
-    if not (np.isfinite(sigma_max) and sigma_max > 0):
-        raise ValueError(f"sigma_max must be finite and > 0, got {sigma_max}")
+    n = _v.integer(n, "n", 1)
+    sigma_max = _v.real(sigma_max, "sigma_max", 0.0, lo_open=True)
     rng = as_rng(rng)
     x0 = data.sample(int(n), rng)
     return x0 + sigma_max * rng.standard_normal(x0.shape), x0
@@ -127,13 +126,15 @@ def collect_pairs(denoiser, x_T, sigmas, solver: str = "heun") -> KDPairs:
 
     Raises
     ------
+    TypeError
+        If ``x_T`` or ``sigmas`` is not a real array (complex, strings, None).
     ValueError
         On a bad grid, solver or x_T (from :func:`~ideal_diffusion.solvers.sample`).
     """
-    s = np.asarray(sigmas, dtype=np.float64)
+    s = _v.real_array(sigmas, "sigmas", finite=False)
+    x_T = _v.states(x_T, "x_T")
     per = nfe(solver, s)
     counter = CountingDenoiser(denoiser)
-    x_T = np.asarray(x_T, dtype=np.float64)
     target = sample(counter, x_T, s, solver)
     if counter.evals != x_T.shape[0] * per:  # the formula and the count must agree
         raise RuntimeError(f"counted {counter.evals} evaluations, expected {x_T.shape[0] * per}")

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import _validate as _v
 from ..denoiser import IdealDenoiser
 from ..schedules import SIGMA_MAX, SIGMA_MIN, karras_sigmas
 from ..solvers import euler_step, heun_step, sample
@@ -272,17 +273,7 @@ def teacher_step(denoiser, x, sigma_from, sigma_to, solver: str = "heun") -> np.
 
 def _level(v, B: int, name: str) -> np.ndarray:
     """A teacher-step noise level as a (B,) float64 array > 0, validated."""
-    if v is None or isinstance(v, (str, bytes)):
-        raise TypeError(f"{name} must be a real number or a ({B},) array > 0, got {v!r}")
-    a = np.asarray(v)
-    if a.dtype.kind not in "fiu":
-        raise TypeError(f"{name} must be a real number or a ({B},) array > 0, got dtype {a.dtype}")
-    if a.ndim not in (0, 1) or (a.ndim == 1 and a.shape != (B,)):
-        raise ValueError(f"{name} must be a scalar or have shape ({B},), got {a.shape}")
-    a = np.broadcast_to(a.astype(np.float64), (B,))
-    if not np.all(np.isfinite(a)) or np.any(a <= 0):
-        raise ValueError(f"teacher steps need {name} finite and > 0, got {v!r}")
-    return a
+    return _v.sigma_levels(v, B, name)
 
 
 def teacher_chain(denoiser, x, sigma, sigma_to, grid, solver: str = "heun") -> np.ndarray:
@@ -353,9 +344,22 @@ def consistency_optimum(denoiser, x, sigma, grid, solver: str = "heun",
     Returns
     -------
     f_star : (B, d) array
+
+    Raises
+    ------
+    TypeError
+        If ``x`` or ``sigma`` is not real (None, strings, complex).
+    ValueError
+        If ``x`` is not a finite (B, d) array, ``sigma`` neither a scalar nor a (B,) array of
+        grid values, or on a bad grid or solver.
     """
+    x = _v.states(x, "x")
+    s = _v.real_array(sigma, "sigma")
+    if s.ndim > 1 or (s.ndim == 1 and s.shape != (x.shape[0],)):
+        raise ValueError(f"sigma must be a scalar or have shape ({x.shape[0]},), got shape "
+                         f"{s.shape}")
     G = _grid(grid)
-    return teacher_chain(denoiser, x, sigma, lower_boundary(G, boundaries, sigma), G, solver)
+    return teacher_chain(denoiser, x, s, lower_boundary(G, boundaries, s), G, solver)
 
 
 class ConsistencyOracle:

@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import _validate as _v
 from ..nn import EDMPrecond, Model, Optimiser, TrainConfig, fit, make_net
 
 __all__ = ["PDOracle", "PDResult", "ddim_step", "pd_sample", "pd_target", "round_grid",
@@ -56,7 +57,7 @@ __all__ = ["PDOracle", "PDResult", "ddim_step", "pd_sample", "pd_target", "round
 
 
 def _check_grid(sigmas) -> np.ndarray:
-    s = np.asarray(sigmas, dtype=np.float64)
+    s = _v.real_array(sigmas, "sigmas", finite=False)
     if s.ndim != 1 or s.size < 2 or not np.all(np.isfinite(s)) or np.any(s <= 0):
         raise ValueError("sigmas must be a 1-D grid of >= 2 finite values > 0 (no trailing 0)")
     if np.any(np.diff(s) >= 0):
@@ -85,8 +86,14 @@ def round_grid(sigmas, k: int) -> np.ndarray:
 
 
 def ddim_step(x0_hat, x, s, s_next) -> np.ndarray:
-    """x0_hat + (s_next / s)(x - x0_hat): the VE DDIM (Euler) step; s, s_next float or (B,)."""
-    r = np.asarray(s_next, dtype=np.float64) / np.asarray(s, dtype=np.float64)
+    """x0_hat + (s_next / s)(x - x0_hat): the VE DDIM (Euler) step; s, s_next float or (B,).
+
+    Raises TypeError on non-real levels, ValueError unless s > 0 and s_next >= 0 are finite.
+    """
+    s, s_next = _v.real_array(s, "s"), _v.real_array(s_next, "s_next")
+    if np.any(s <= 0) or np.any(s_next < 0):
+        raise ValueError("ddim_step needs s > 0 and s_next >= 0")
+    r = s_next / s
     r = r[:, None] if r.ndim else r
     return x0_hat + r * (x - x0_hat)
 
@@ -98,8 +105,10 @@ def pd_target(x, x2, s, s2) -> np.ndarray:
     ----------
     x, x2 : (B, d) arrays -- the state at s and the two-step result at s''
     s, s2 : float or (B,) arrays, s > s2 > 0
+
+    Raises TypeError on non-real levels, ValueError unless s > s2 > 0 (finite).
     """
-    r = np.asarray(s2, dtype=np.float64) / np.asarray(s, dtype=np.float64)
+    r = _v.real_array(s2, "s2") / _v.real_array(s, "s")
     if np.any(r >= 1) or np.any(r <= 0):
         raise ValueError("need s > s2 > 0 (one step towards the data)")
     r = r[:, None] if r.ndim else r
@@ -139,6 +148,8 @@ class PDOracle:
     """
 
     def __init__(self, denoiser, sigmas, k: int):
+        if not callable(denoiser):
+            raise TypeError(f"denoiser must be callable D(x, sigma), got {type(denoiser).__name__}")
         self.sigmas = _check_grid(sigmas)
         self.grid = round_grid(self.sigmas, k)
         self.k = int(k)
@@ -146,22 +157,37 @@ class PDOracle:
         self.prev = None if k == 0 else PDOracle(denoiser, sigmas, k - 1)
 
     def __call__(self, x, sigma):
-        x = np.asarray(x, dtype=np.float64)
+        x = _v.states(x, "x")
+        s = _v.sigma_levels(sigma, x.shape[0], "sigma")
+        return self._f(x, s)
+
+    def _f(self, x, s):
         if self.k == 0:
-            return self.denoiser(x, sigma)
-        s = np.broadcast_to(np.asarray(sigma, dtype=np.float64), (x.shape[0],))
-        return two_step_target(self.prev, x, s, self.prev.grid)
+            return _v.model_output(self.denoiser(x, s), x.shape, "the denoiser in PDOracle")
+        return two_step_target(self.prev._f, x, s, self.prev.grid)
 
 
 def pd_sample(f, x_T, sigmas) -> np.ndarray:
     """DDIM sampling with an x0 model ``f(x, sigma)`` on a **descending** grid; NFE = steps.
 
     Returns the state at ``sigmas[-1]`` (no final snap), (B, d).
+
+    Raises
+    ------
+    TypeError
+        If ``f`` is not callable or ``x_T`` / ``sigmas`` are not real arrays.
+    ValueError
+        On a bad grid or ``x_T``, or a model output of the wrong shape.
+    FloatingPointError
+        If ``f`` returns NaN or inf (the message names the sigma).
     """
+    if not callable(f):
+        raise TypeError(f"f must be callable f(x, sigma), got {type(f).__name__}")
     s = _check_grid(sigmas)
-    x = np.asarray(x_T, dtype=np.float64)
+    x = _v.states(x_T, "x_T")
     for a, b in zip(s[:-1], s[1:]):
-        x = ddim_step(np.asarray(f(x, float(a)), dtype=np.float64), x, float(a), float(b))
+        x0 = _v.model_output(f(x, float(a)), x.shape, f"f in pd_sample at sigma = {a:g}")
+        x = ddim_step(x0, x, float(a), float(b))
     return x
 
 
@@ -223,9 +249,24 @@ def train_progressive(denoiser, data, sigmas,
     Returns
     -------
     PDResult
+
+    Raises
+    ------
+    TypeError
+        If ``train`` is not a TrainConfig, ``data`` not a DeltaMixture or GaussianMixture,
+        ``denoiser`` not callable, or ``hidden`` / ``depth`` / ``rounds`` not integers.
+    ValueError
+        On a bad grid or out-of-range sizes.
     """
     if not isinstance(train, TrainConfig):
         raise TypeError(f"train must be a TrainConfig, got {type(train).__name__}")
+    if not (callable(getattr(data, "sample", None)) and isinstance(getattr(data, "d", None), int)):
+        raise TypeError(f"data must be a DeltaMixture or GaussianMixture (with sample(n, rng) "
+                        f"and d), got {type(data).__name__}")
+    if not callable(denoiser):
+        raise TypeError(f"denoiser must be callable D(x, sigma), got {type(denoiser).__name__}")
+    if rounds is not None:
+        _v.integer(rounds, "rounds", 1)
     s = _check_grid(sigmas)
     n = s.size - 1
     K = int(np.log2(n))

@@ -68,6 +68,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import _validate as _v
 from ..data import DeltaMixture
 from ..metrics import nearest_point
 from ..nn import MLP, Optimiser, TrainConfig, fit, make_net
@@ -113,16 +114,18 @@ class BasinOracle:
     def __init__(self, denoiser, rtol: float = 1e-8, atol: float = 1e-8,
                  sigma_max: float = SIGMA_MAX, sigma_end: float = SIGMA_MIN, chunk: int = 1000):
         if not isinstance(getattr(denoiser, "data", None), DeltaMixture):
-            raise ValueError("denoiser must be an IdealDenoiser of a DeltaMixture")
-        if not (rtol > 0 and atol > 0):
-            raise ValueError(f"rtol and atol must be > 0, got {rtol}, {atol}")
-        if not 0 < sigma_end < sigma_max:
-            raise ValueError(f"need 0 < sigma_end < sigma_max, got {sigma_end}, {sigma_max}")
+            kind = type(getattr(denoiser, "data", None)).__name__
+            raise ValueError("denoiser must be an IdealDenoiser of a DeltaMixture, got "
+                             f"{type(denoiser).__name__} of {kind}")
+        rtol = _v.real(rtol, "rtol", 0.0, lo_open=True)
+        atol = _v.real(atol, "atol", 0.0, lo_open=True)
+        sigma_max = _v.real(sigma_max, "sigma_max", 0.0, lo_open=True)
+        sigma_end = _v.real(sigma_end, "sigma_end", 0.0, sigma_max, lo_open=True, hi_open=True)
         self.denoiser = _Counted(denoiser)
         self.data = denoiser.data
         self.rtol, self.atol = rtol, atol
         self.sigma_max, self.sigma_end = sigma_max, sigma_end
-        self.chunk = int(chunk)
+        self.chunk = _v.integer(chunk, "chunk", 1)
         self._cache: dict[bytes, int] = {}
 
     @property
@@ -186,8 +189,9 @@ def rectified_velocity(oracle: BasinOracle, x, t, window: float = 50.0,
     in_support : (B,) bool array, only with ``return_support``
     w : (B, N) array, only with ``return_weights``
     """
-    if not window > 0:
-        raise ValueError(f"window must be > 0, got {window}")
+    if not isinstance(oracle, BasinOracle):
+        raise TypeError(f"oracle must be a BasinOracle, got {type(oracle).__name__}")
+    window = _v.real(window, "window", 0.0, lo_open=True)
     x = _check_x(x)
     B, d = x.shape
     t = _check_t(t, B)
@@ -265,13 +269,25 @@ def support_edge(oracle: BasinOracle, lo, hi, t: float, delta: float, k: int = 1
     Returns
     -------
     inside, outside : (B, d) arrays -- the last noise with the predicate and the first without,
-        |inside - outside| <= delta
+        |inside - outside| <= delta, or adjacent in floating point where ``delta`` is below
+        the float spacing of the bracket (the k-section stops when a round moves nothing)
     label : (B,) int -- j
+
+    Raises
+    ------
+    TypeError
+        On non-real lo / hi / t / delta or a non-integer k.
+    ValueError
+        On mismatched shapes, delta <= 0, k < 1, or lo / hi not on both sides of an edge.
     """
+    if not isinstance(oracle, BasinOracle):
+        raise TypeError(f"oracle must be a BasinOracle, got {type(oracle).__name__}")
     lo, hi = _check_x(lo, "lo").copy(), _check_x(hi, "hi").copy()
-    if lo.shape != hi.shape or not delta > 0 or int(k) < 1:
-        raise ValueError("lo and hi must have the same shape; delta > 0; k >= 1")
-    t = float(_check_t(t))
+    if lo.shape != hi.shape:
+        raise ValueError(f"lo and hi must have the same shape, got {lo.shape} and {hi.shape}")
+    delta = _v.real(delta, "delta", 0.0, lo_open=True)
+    k = _v.integer(k, "k", 1)
+    t = float(_check_t(_v.real(t, "t")))
     pts = oracle.data.points
     _, w = rectified_velocity(oracle, t * lo, t, return_weights=True)
     label = w.argmax(axis=1)
@@ -284,8 +300,14 @@ def support_edge(oracle: BasinOracle, lo, hi, t: float, delta: float, k: int = 1
 
     if np.any(inside(hi, shift, label)):
         raise ValueError("hi must lie off the line bundle of lo's data point")
-    s = np.linspace(0.0, 1.0, int(k) + 2)[1:-1]
-    while np.max(np.linalg.norm(hi - lo, axis=1)) > delta:
+    s = np.linspace(0.0, 1.0, k + 2)[1:-1]
+    # each round shrinks a bracket by a factor >= k + 1 >= 2 until it is below delta or at the
+    # float spacing (then a round moves nothing); 4200 rounds would span far more than the
+    # float64 range, so the bound only guards against a predicate that is not monotone
+    for _ in range(4200):
+        if not np.max(np.linalg.norm(hi - lo, axis=1)) > delta:
+            break
+        before = (lo.copy(), hi.copy())
         cand = lo[:, None] + s[None, :, None] * (hi - lo)[:, None]
         ok = inside(cand.reshape(-1, lo.shape[1]), np.repeat(shift, s.size, axis=0),
                     np.repeat(label, s.size)).reshape(-1, s.size)
@@ -296,6 +318,8 @@ def support_edge(oracle: BasinOracle, lo, hi, t: float, delta: float, k: int = 1
             if j < s.size:
                 hi[r] = cand[r, j]
             lo[r] = new_lo
+        if np.array_equal(lo, before[0]) and np.array_equal(hi, before[1]):
+            break  # float spacing: no candidate lies strictly inside any bracket
     return lo, hi, label
 
 
@@ -398,9 +422,22 @@ def train_reflow(oracle: BasinOracle, n_pairs: int = 4000,
     Returns
     -------
     ReflowResult
+
+    Raises
+    ------
+    TypeError
+        If ``oracle`` is not a BasinOracle, ``train`` not a TrainConfig, or a size not an
+        integer.
+    ValueError
+        On out-of-range sizes or times.
     """
+    if not isinstance(oracle, BasinOracle):
+        raise TypeError(f"oracle must be a BasinOracle, got {type(oracle).__name__}")
     if not isinstance(train, TrainConfig):
         raise TypeError(f"train must be a TrainConfig, got {type(train).__name__}")
+    _v.integer(n_pairs, "n_pairs", 1)
+    t_min = _v.real(t_min, "t_min", 0.0, 1.0, lo_open=True, hi_open=True)
+    t_max = _v.real(t_max, "t_max", 0.0, 1.0, lo_open=True, hi_open=True)
     if not 0 < t_min < t_max < 1:
         raise ValueError(f"need 0 < t_min < t_max < 1, got {t_min}, {t_max}")
     rng = np.random.default_rng(train.seed)

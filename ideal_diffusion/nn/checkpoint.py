@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
 import tempfile
 import zipfile
 from pathlib import Path
@@ -40,6 +41,10 @@ FORMAT = "ideal_diffusion.nn.checkpoint/1"
 MAX_BYTES = 1 << 30
 #: Upper bound on the size of the config member, in bytes.
 MAX_CONFIG_BYTES = 1 << 20
+#: Upper bound on the nesting depth of the config JSON (objects and arrays).
+MAX_CONFIG_DEPTH = 32
+#: Upper bound on the digits of an integer in the config JSON.
+MAX_INT_DIGITS = 20
 _ARCH_KEYS = {"kind", "in_dim", "hidden", "depth", "out_dim", "emb_dim", "activation", "dtype"}
 _DTYPES = {"float64": np.dtype(np.float64), "float32": np.dtype(np.float32)}
 
@@ -219,27 +224,56 @@ def load_checkpoint(path):
 
     Raises
     ------
+    TypeError
+        If ``path`` is not a str or path-like.
     ValueError
-        On anything but a checkpoint of the known format: not a zip archive (e.g. a bare
+        On anything but a regular file holding a checkpoint of the known format (a directory,
+        device or FIFO is refused before it is opened, so nothing blocks or reads without
+        end): not a zip archive (e.g. a bare
         ``.npy`` or a pickle), a corrupt or truncated archive, pickled (object) content,
         missing or unexpected members, a decompressed size above :data:`MAX_BYTES`, a config
-        that is not a JSON object of the known format or has keys or values of the wrong type,
+        that is not a JSON object of the known format (nested at most
+        :data:`MAX_CONFIG_DEPTH` deep, integers of at most :data:`MAX_INT_DIGITS` digits),
+        encrypted or unknown-compression members, or has keys or values of the wrong type,
         arrays whose shape or dtype differ from those the config implies, or non-finite
         parameters. The message names the problem.
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
     path = Path(path)
     try:
-        with open(path, "rb") as fh:
-            magic = fh.read(6)
+        st = os.stat(path)  # follows symlinks: the target must be a regular file
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{path}: cannot read checkpoint ({type(err).__name__}: {err})") from err
+    if not stat.S_ISREG(st.st_mode):
+        raise ValueError(f"{path}: not a regular file (a directory, device, FIFO or socket); "
+                         "a checkpoint is a regular .npz file")
+    try:
+        # O_NONBLOCK: should the path have become a FIFO since the stat, opening cannot block
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as err:
         raise ValueError(f"{path}: cannot read checkpoint ({type(err).__name__}: {err})") from err
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            raise ValueError(f"{path}: not a regular file")
+        try:
+            return _load_file(fh, path)
+        except ValueError:
+            raise
+        except Exception as err:  # noqa: BLE001 -- every failure of a corrupt file, as documented
+            raise ValueError(f"{path}: corrupt checkpoint ({type(err).__name__}: {err})") from err
+
+
+def _load_file(fh, path):
+    magic = fh.read(6)
+    fh.seek(0)
     if magic[:1] == b"\x80":
         raise ValueError(f"{path}: a pickle, not an .npz checkpoint; refusing pickled content "
                          "(allow_pickle=False)")
     if magic == b"\x93NUMPY":
         raise ValueError(f"{path}: not an .npz checkpoint (a single .npy array)")
     try:
-        zf = zipfile.ZipFile(path)
+        zf = zipfile.ZipFile(fh)
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
         raise ValueError(f"{path}: corrupt or not an .npz checkpoint "
                          f"({type(err).__name__}: {err})") from err
@@ -247,9 +281,56 @@ def load_checkpoint(path):
         return _load(zf, path)
 
 
+def _json_depth_ok(text: str, limit: int) -> bool:
+    """True if the JSON ``text`` nests objects and arrays at most ``limit`` deep."""
+    depth, in_str, esc = 0, False, False
+    for ch in text:
+        if in_str:
+            if esc:
+                esc = False
+            elif ch == "\\":
+                esc = True
+            elif ch == '"':
+                in_str = False
+        elif ch == '"':
+            in_str = True
+        elif ch in "[{":
+            depth += 1
+            if depth > limit:
+                return False
+        elif ch in "]}":
+            depth -= 1
+    return True
+
+
+def _parse_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise ValueError(f"an integer of {len(text)} digits (at most {MAX_INT_DIGITS} allowed)")
+    return int(text)
+
+
+def _parse_constant(text: str):
+    raise ValueError(f"{text} is not allowed (numbers must be finite)")
+
+
+def _parse_config(raw: str, path) -> dict:
+    """The config JSON, bounded: at most MAX_CONFIG_DEPTH deep, integers of few digits."""
+    if not _json_depth_ok(raw, MAX_CONFIG_DEPTH):
+        raise ValueError(f"{path}: config nests deeper than {MAX_CONFIG_DEPTH} levels")
+    try:
+        return json.loads(raw, parse_int=_parse_int, parse_constant=_parse_constant)
+    except (ValueError, RecursionError) as err:
+        raise ValueError(f"{path}: config is not valid JSON: {err}") from err
+
+
 def _load(zf, path):
     infos = {}
     for info in zf.infolist():
+        if info.flag_bits & 0x1:
+            raise ValueError(f"{path}: member {info.filename!r} is encrypted")
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise ValueError(f"{path}: member {info.filename!r} uses compression method "
+                             f"{info.compress_type}; only stored or deflated members are read")
         if info.filename in infos:
             raise ValueError(f"{path}: duplicate member {info.filename!r}")
         infos[info.filename] = info
@@ -271,11 +352,7 @@ def _load(zf, path):
     if dtype.kind != "U" or shape != () or c_info.file_size > MAX_CONFIG_BYTES:
         raise ValueError(f"{path}: 'config' must be a JSON string (0-d unicode array of at most "
                          f"{MAX_CONFIG_BYTES} bytes), got {dtype} {shape}")
-    raw = _read_array(zf, c_info, path)
-    try:
-        config = json.loads(str(raw))
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: config is not valid JSON: {err}") from err
+    config = _parse_config(str(_read_array(zf, c_info, path)), path)
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         found = config.get("format") if isinstance(config, dict) else config
         raise ValueError(f"{path}: unknown checkpoint format {found!r}; expected {FORMAT!r}")

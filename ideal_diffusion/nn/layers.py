@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _validate as _v
+
 __all__ = ["Linear", "SiLU", "ReLU", "SigmaEmbedding", "ACTIVATIONS", "check_sigma"]
 
 
@@ -36,10 +38,12 @@ def check_sigma(sigma, B: int | None = None, name: str = "sigma") -> np.ndarray:
 
     Raises
     ------
+    TypeError
+        If ``sigma`` is not real (None, a string, complex).
     ValueError
         If ``sigma`` is not finite and > 0, or its shape is neither () nor (B,).
     """
-    s = np.asarray(sigma, dtype=np.float64)
+    s = _v.real_array(sigma, name, finite=False)
     if s.ndim > 1 or (s.ndim == 1 and B is not None and s.shape[0] != B):
         raise ValueError(f"{name} must be a scalar or a ({B},) array, got shape {s.shape}")
     if not np.all(np.isfinite(s)) or np.any(s <= 0):

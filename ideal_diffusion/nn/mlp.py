@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _validate as _v
 from .._rng import as_rng
 from .layers import ACTIVATIONS, Linear, SigmaEmbedding, _buffer, check_sigma
 from .threads import blas_threads
@@ -22,9 +23,7 @@ __all__ = ["MLP"]
 
 
 def _positive_int(value, name, minimum=1):
-    if isinstance(value, bool) or int(value) != value or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
+    return _v.integer(value, name, minimum)
 
 
 class MLP:
@@ -124,9 +123,7 @@ class MLP:
 
     def _input(self, x_in, sigma, out=None):
         """Fill ``[x_in, emb(sigma)]`` (B, in_dim + emb_dim) in the network dtype."""
-        x_in = np.asarray(x_in)
-        if x_in.ndim != 2 or x_in.shape[1] != self.in_dim:
-            raise ValueError(f"x_in must have shape (B, {self.in_dim}), got {x_in.shape}")
+        x_in = _v.states(x_in, "x_in", self.in_dim, dtype=None)  # real and finite
         B = x_in.shape[0]
         emb = self.embedding(check_sigma(sigma, B))
         h0 = _buffer(out, (B, self.in_dim + self.emb_dim), self.dtype)

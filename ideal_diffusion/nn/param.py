@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _validate as _v
 from .layers import check_sigma
 from .threads import blas_threads
 
@@ -32,14 +33,11 @@ __all__ = ["EDMPrecond", "ConsistencyParam", "JumpParam", "JumpEDMParam", "Plain
 
 
 def _check_sd(sigma_data):
-    sd = float(sigma_data)
-    if not np.isfinite(sd) or sd <= 0:
-        raise ValueError(f"sigma_data must be finite and > 0, got {sigma_data}")
-    return sd
+    return _v.real(sigma_data, "sigma_data", 0.0, lo_open=True)
 
 
 def _check_boundary(boundary, B=None):
-    b = np.asarray(boundary, dtype=np.float64)
+    b = _v.real_array(boundary, "boundary", finite=False)
     if b.ndim > 1 or (b.ndim == 1 and B is not None and b.shape[0] != B):
         raise ValueError(f"boundary must be a scalar or a ({B},) array, got shape {b.shape}")
     if not np.all(np.isfinite(b)) or np.any(b < 0):
@@ -232,11 +230,8 @@ class Model:
         self._cache = None
 
     def _prepare(self, x, sigma, boundary):
-        x = np.asarray(x)
-        if x.ndim != 2 or x.shape[1] != self.net.in_dim:
-            raise ValueError(f"x must have shape (B, {self.net.in_dim}), got {x.shape}")
-        if not np.issubdtype(x.dtype, np.floating):
-            x = x.astype(np.float64)
+        # float32 kept, everything real else float64; complex, strings, NaN and inf refused
+        x = _v.states(x, "x", self.net.in_dim, dtype=None)
         s = check_sigma(sigma, x.shape[0])
         if s.ndim == 0 and boundary is not None and np.ndim(boundary) == 1:
             s = np.full(x.shape[0], s)  # a per-sample boundary makes the coefficients per sample

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import _validate as _v
 from .mlp import MLP
 from .optim import EMA, Adam, lr_schedule
 from .threads import blas_threads
@@ -33,24 +34,6 @@ __all__ = ["NET_DEFAULTS", "Optimiser", "TrainConfig", "fit", "make_net"]
 
 #: the students' network when a trainer is given no architecture (see :func:`make_net`)
 NET_DEFAULTS = {"hidden": 128, "depth": 3, "emb_dim": 16, "activation": "silu"}
-
-
-def _int(value, name, lo):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo:
-        raise ValueError(f"{name} must be an integer >= {lo}, got {value!r}")
-    return int(value)
-
-
-def _real(value, name, lo, hi, lo_open=False):
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a real number, got {value!r}") from None
-    ok = math.isfinite(v) and (v > lo if lo_open else v >= lo) and v <= hi
-    if not ok:
-        rng = f"({lo}, {hi}]" if lo_open else f"[{lo}, {hi}]"
-        raise ValueError(f"{name} must be finite and in {rng}, got {value!r}")
-    return v
 
 
 @dataclass(frozen=True)
@@ -98,19 +81,36 @@ class TrainConfig:
     loss_growth: float = 1e4
 
     def __post_init__(self):
-        _int(self.steps, "steps", 1)
-        _int(self.batch, "batch", 1)
-        _real(self.lr, "lr", 0.0, math.inf, lo_open=True)
-        _int(self.warmup, "warmup", 0)
-        _real(self.ema, "ema", 0.0, 1.0)
-        _real(self.weight_decay, "weight_decay", 0.0, math.inf)
-        if self.clip_norm is not None:
-            _real(self.clip_norm, "clip_norm", 0.0, math.inf, lo_open=True)
-        _int(self.seed, "seed", 0)
-        if self.progress not in (None, True, False):
-            raise ValueError(f"progress must be None, True or False, got {self.progress!r}")
-        _real(self.max_param_rms, "max_param_rms", 0.0, math.inf, lo_open=True)
-        _real(self.loss_growth, "loss_growth", 1.0, math.inf, lo_open=True)
+        """Check every field and store it converted (ints as int, floats as float).
+
+        Raises
+        ------
+        TypeError
+            A field of the wrong type (a bool or a string where a number is meant, a float
+            where an integer is meant).
+        ValueError
+            A field outside its range (the message names the field and the range).
+        """
+        conv = {
+            "steps": _v.integer(self.steps, "steps", 1),
+            "batch": _v.integer(self.batch, "batch", 1),
+            "lr": _v.real(self.lr, "lr", 0.0, math.inf, lo_open=True),
+            "warmup": _v.integer(self.warmup, "warmup", 0),
+            "ema": _v.real(self.ema, "ema", 0.0, 1.0),
+            "weight_decay": _v.real(self.weight_decay, "weight_decay", 0.0, math.inf),
+            "clip_norm": (None if self.clip_norm is None else
+                          _v.real(self.clip_norm, "clip_norm", 0.0, math.inf, lo_open=True)),
+            "seed": _v.integer(self.seed, "seed", 0),
+            "max_param_rms": _v.real(self.max_param_rms, "max_param_rms", 0.0, math.inf,
+                                     lo_open=True),
+            "loss_growth": _v.real(self.loss_growth, "loss_growth", 1.0, math.inf,
+                                   lo_open=True),
+        }
+        if not (self.progress is None or isinstance(self.progress, (bool, np.bool_))):
+            raise TypeError(f"progress must be None, True or False, got {self.progress!r}")
+        conv["progress"] = None if self.progress is None else bool(self.progress)
+        for name, value in conv.items():
+            object.__setattr__(self, name, value)
 
     @property
     def effective_warmup(self) -> int:
@@ -281,7 +281,7 @@ def fit(step_fn, steps, progress=None, desc: str = "", params=None,
         steps = cfg.steps
         progress = cfg.progress if progress is None else progress
         max_param_rms, loss_growth = cfg.max_param_rms, cfg.loss_growth
-    steps = _int(steps, "steps", 0)
+    steps = _v.integer(steps, "steps", 0)
     show = interactive() if progress is None else bool(progress)
     history = np.empty(steps, dtype=np.float64)
     bar = None
