@@ -12,7 +12,8 @@ top to bottom with nbclient in a fresh ``python3`` kernel of this interpreter (c
 ``notebooks/``), always at the default settings (``IDEAL_DIFFUSION_FAST`` is removed from the
 kernel's environment: the committed notebook is what a lecturer runs), and cleans the outputs
 deterministically: cell ids from the notebook name, consecutive execution counts, no metadata
-but the kernelspec and the jupytext pairing. The run time and file size are printed.
+but what a JupyterLab save writes (the kernelspec, the kernel's language_info, jupytext's
+settings), so opening a notebook and saving it changes nothing. The run time and file size are printed.
 
 Solutions: each starts with a markdown heading ``#### Solution ...``; the built notebook marks
 that heading collapsed (JupyterLab's and Notebook 7's ``jp-MarkdownHeadingCollapsed`` cell
@@ -37,8 +38,11 @@ from nbclient import NotebookClient
 HERE = Path(__file__).resolve().parent
 MAX_BYTES = 1 << 20  # 1 MiB per committed notebook
 CELL_TIMEOUT = 600  # s; a generous bound for a loaded machine (the test uses 120 s)
-KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
-JUPYTEXT = {"formats": "ipynb,py:percent"}
+# the metadata JupyterLab writes on a save (ipykernel's kernelspec, the kernel's language_info,
+# jupytext's settings from pyproject.toml), so that opening and saving gives the same bytes
+KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+JUPYTEXT = {"cell_metadata_filter": "tags,-all", "formats": "ipynb,py:percent",
+            "notebook_metadata_filter": "-all"}
 SOLUTION_HEADING = "#### Solution"
 COLLAPSED = "jp-MarkdownHeadingCollapsed"  # JupyterLab 4 / Notebook 7 cell metadata
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -84,10 +88,11 @@ def check_solutions_hidden(nb: nbformat.NotebookNode, name: str) -> None:
 
 
 def clean(nb: nbformat.NotebookNode) -> None:
-    """Keep only the kernelspec and the pairing, cell metadata but the solution tags and their
-    collapsed state, merge split prints, check the counts."""
-    nb.metadata = {"kernelspec": dict(KERNELSPEC), "language_info": {"name": "python"},
-                   "jupytext": dict(JUPYTEXT)}
+    """Keep only the kernelspec, the kernel's language_info and the pairing, no cell metadata
+    but the solution tags and collapsed headings, merge split prints, check the counts."""
+    language = dict(nb.metadata.get("language_info") or {"name": "python"})
+    nb.metadata = {"jupytext": dict(JUPYTEXT), "kernelspec": dict(KERNELSPEC),
+                   "language_info": language}
     count = 0
     for cell in nb.cells:
         # keep only what a reader needs: the solution tag and its collapsed state

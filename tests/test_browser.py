@@ -9,7 +9,8 @@ is driven by playwright with a fresh profile. For each notebook:
 
 * on opening, before anything runs: every solution cell is hidden (code and outputs) under a
   collapsed heading, and in 01 the committed film is a GIF image that has loaded;
-* Run All, no error output;
+* Run All, no error output; while later cells still run, the first control of the first live
+  plot is moved (a widget message while the kernel is busy), and its plot is drawn;
 * every control of every live plot is moved once (a slider by the keyboard, the Right arrow;
   toggle buttons and dropdowns by a click): after each move the plot's PNG changes, is not
   blank, and no traceback is shown;
@@ -179,10 +180,17 @@ def _wait(page, predicate, timeout, what):
 
 
 def _run_all(page) -> list[dict]:
-    """Run All; return the cells once every cell has run (the command's promise resolves
-    when the last execution is done) and the kernel is idle."""
-    page.evaluate("async () => { await window.jupyterapp.commands.execute("
+    """Run All, moving the first control of the first live plot while later cells still run
+    (a widget message while the kernel is busy: the case that broke under ipykernel 7); return
+    the cells once every cell has run (the command's promise resolves after the last
+    execution) and the kernel is idle."""
+    page.evaluate("() => { window.__runAll = window.jupyterapp.commands.execute("
                   "'notebook:run-all-cells'); }")
+    box = page.locator(".ideal-diffusion-explore").first
+    box.wait_for(state="attached", timeout=RUN_ALL_TIMEOUT * 1000)
+    box.scroll_into_view_if_needed()
+    _move(page, box, 0)
+    page.evaluate("async () => { await window.__runAll; }")
 
     def finished():
         return page.evaluate(JS_CELLS) if page.evaluate(JS_KERNEL) == "idle" else None
@@ -223,7 +231,7 @@ def test_notebook_in_jupyterlab(path, lab, browser, tmp_path):
     page_errors = []
     page.on("pageerror", lambda e: page_errors.append(str(e)))
     try:
-        page.goto(f"{lab}/lab/tree/notebooks/{path.name}", wait_until="domcontentloaded")
+        page.goto(f"{lab}/lab/tree/notebooks/{path.name}?reset", wait_until="domcontentloaded")
         page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell"
                                ".currentWidget && window.jupyterapp.shell.currentWidget.content"
                                " && window.jupyterapp.shell.currentWidget.content.widgets"
@@ -253,7 +261,12 @@ def test_notebook_in_jupyterlab(path, lab, browser, tmp_path):
         boxes = page.locator(".ideal-diffusion-explore")
         n_plots = boxes.count()
         assert n_plots >= 1, "no live plot"
-        _wait(page, lambda: all(p["sig"] for p in page.evaluate(JS_PLOTS)), 60, "the plots")
+        plots = _wait(page, lambda: (lambda ps: ps if all(
+            p["sig"] and p["status"] == "" for p in ps) else None)(page.evaluate(JS_PLOTS)),
+            REDRAW_TIMEOUT, "the plots")
+        for i, p in enumerate(plots):
+            assert "Traceback" not in p["text"], f"plot {i} after Run All:\n{p['text']}"
+            assert p["white"] < BLANK, f"plot {i} is blank after Run All"
         moves = []
         for i in range(n_plots):
             box = boxes.nth(i)

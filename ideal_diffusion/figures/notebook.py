@@ -17,13 +17,17 @@ in FAST mode (the browser test).
 
 Threads. ipykernel 7 runs widget callbacks on a *subshell* thread (JupyterLab sends widget
 messages there so that controls answer while a cell runs), so a callback can run while the
-main thread executes a cell, or while another callback runs. matplotlib is not thread-safe
-(pyplot's figure registry, the mathtext parser's cache), which is what broke the sliders that
-retrain: tracebacks from ``tight_layout`` and blank plots. Here a callback only records the
-requested values; one worker thread draws, always the latest request per plot, holding one
-lock that each cell also holds while it runs (IPython's ``pre_run_cell`` / ``post_run_cell``
-events), takes every figure it made out of pyplot at once, and renders it to PNG bytes with
-the Agg canvas. No figure work ever runs on two threads at a time.
+main thread executes a cell, or while another callback runs. Each widget message, like each
+cell, is bracketed by IPython's ``pre_execute`` / ``post_execute`` events, and pyplot's
+``post_execute`` hook draws every stale figure in its registry (``draw_all``), on whatever
+thread handled the message: a figure still being built by another callback included.
+matplotlib is not thread-safe (one mathtext parser for the process), which is what broke
+the sliders that retrain: ``ParseException`` tracebacks from ``tight_layout`` and blank plots.
+Here a callback only records the requested values; one worker thread draws, always the latest
+request per plot, holding one lock that every cell and every widget message also holds from
+``pre_execute`` to the end of ``post_execute``; it takes every figure it made out of pyplot at
+once and renders it to PNG bytes with the Agg canvas. No figure work runs on two threads at a
+time.
 """
 from __future__ import annotations
 
@@ -92,26 +96,35 @@ def say(text: str, **values) -> None:
 # ---------------------------------------------------------------------------------------------
 # live controls: one lock, one drawing thread
 
-_LOCK = threading.RLock()  # held by the drawing thread while it draws, and by every running cell
-_cell_holds = threading.local()
-_hooked = False
+_LOCK = threading.RLock()  # held by the drawing thread while it draws, and by the kernel's
+# every entry into user code: a cell, or a widget message (each is bracketed by IPython's
+# pre_execute / post_execute events, and post_execute runs pyplot's draw_all)
+_held = threading.local()
+_shell = None
 
 
-def _cell_starts(*_):
-    _LOCK.acquire()
-    _cell_holds.n = getattr(_cell_holds, "n", 0) + 1
+def _enter(*_):
+    if not getattr(_held, "n", 0):  # a pre_execute whose post_execute never came counts once
+        _LOCK.acquire()
+        _held.n = 1
+    # keep the release last among the post_execute callbacks (after draw_all, flush_figures),
+    # even if the inline backend registered its callbacks again after ours
+    events = _shell.events
+    if events.callbacks["post_execute"][-1:] != [_leave]:
+        events.unregister("post_execute", _leave)
+        events.register("post_execute", _leave)
 
 
-def _cell_ends(*_):
-    if getattr(_cell_holds, "n", 0) > 0:  # the cell that installed the hooks never acquired
-        _cell_holds.n -= 1
+def _leave(*_):
+    if getattr(_held, "n", 0):
+        _held.n = 0
         _LOCK.release()
 
 
-def _serialise_cells() -> None:
-    """Make each cell of this kernel hold the figure lock while it runs (once per kernel)."""
-    global _hooked
-    if _hooked:
+def _serialise_kernel() -> None:
+    """Make every cell and widget message of this kernel hold the figure lock (once)."""
+    global _shell
+    if _shell is not None:
         return
     try:
         from IPython import get_ipython
@@ -120,9 +133,9 @@ def _serialise_cells() -> None:
     shell = get_ipython()
     if shell is None:
         return
-    shell.events.register("pre_run_cell", _cell_starts)
-    shell.events.register("post_run_cell", _cell_ends)
-    _hooked = True
+    _shell = shell
+    shell.events.register("pre_execute", _enter)
+    shell.events.register("post_execute", _leave)
 
 
 def _png(fn, kw: dict) -> bytes:
@@ -176,7 +189,10 @@ class _Drawer:
                 while not self._pending:
                     self._cv.wait()
                 _, (plot, kw) = self._pending.popitem()
-            plot.draw(kw)
+            try:
+                plot.draw(kw)
+            except BaseException:  # noqa: BLE001 (the one drawing thread must not die)
+                traceback.print_exc()
 
 
 _drawer: _Drawer | None = None
@@ -282,7 +298,7 @@ def explore(fn, /, **controls) -> None:
         return None
     from IPython.display import display
 
-    _serialise_cells()
+    _serialise_kernel()
     plot = _LivePlot(fn, controls)
     plot.draw(defaults)  # this thread already holds the lock while its cell runs
     display(plot.box)
