@@ -601,7 +601,7 @@ ref_x = reference("clusters", 100 if FAST else 400)
 print("Euler, 8 steps:", measure(sample(den_x, ref_x.x_T, sampler_sigmas(8), "euler"), ref_x))
 
 # %% [markdown]
-# #### Solution 1 (hidden: click the arrow beside this heading to open)
+# #### Solution 1 (hidden: click "cells hidden" below, or the arrow beside this heading, to open)
 
 # %% tags=["solution"]
 CANDIDATE_STEPS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96)
@@ -627,7 +627,7 @@ say("On the clusters, **{b}** reaches 90% at the fewest evaluations (NFE {c}). O
               reference("ring", 100)).same_basin)
 
 # %% [markdown]
-# #### Solution 2 (hidden: click the arrow beside this heading to open)
+# #### Solution 2 (hidden: click "cells hidden" below, or the arrow beside this heading, to open)
 
 # %% tags=["solution"]
 # log(pi2/pi1) = 2 x / sigma^2 for points at -1, +1, so pi2 = 0.9 at x* = sigma^2 ln(9) / 2
@@ -646,7 +646,7 @@ say("As $\\sigma \\to 0$ the 0.1 / 0.9 point moves to the midpoint: the weights 
     "nearest-point map, a step function (the $\\sigma \\to 0$ limit, `nearest_point`).")
 
 # %% [markdown]
-# #### Solution 3 (hidden: click the arrow beside this heading to open)
+# #### Solution 3 (hidden: click "cells hidden" below, or the arrow beside this heading, to open)
 
 # %% tags=["solution"]
 picked = []

@@ -362,7 +362,7 @@ say("This run: the good teacher's data set cost **{many:,}** teacher evaluations
 #    pay?
 
 # %% [markdown]
-# #### Solution 1 (hidden: click the arrow beside this heading to open)
+# #### Solution 1 (hidden: click "cells hidden" below, or the arrow beside this heading, to open)
 
 # %% tags=["solution"]
 # Exercise 1: Euler 6 vs Heun 3 at NFE 6 per pair
@@ -380,7 +380,7 @@ for (solver, steps), (_, _, m_t, m_s, _, pairs) in ((("euler", 6), e6), (("heun"
 # teacher: it inherits the ranking.
 
 # %% [markdown]
-# #### Solution 2 (hidden: click the arrow beside this heading to open)
+# #### Solution 2 (hidden: click "cells hidden" below, or the arrow beside this heading, to open)
 
 # %% tags=["solution"]
 # Exercise 2: the KD student of the many-step teacher, trained three times longer
@@ -401,7 +401,7 @@ print(f"{longer.steps:>5} steps: student - teacher map {follow_long:.3f}, "
 # changed `train` would retrain all three.)
 
 # %% [markdown]
-# #### Solution 3 (hidden: click the arrow beside this heading to open)
+# #### Solution 3 (hidden: click "cells hidden" below, or the arrow beside this heading, to open)
 
 # %% tags=["solution"]
 # Exercise 3: 1/16 of the pairs for the many-step teacher

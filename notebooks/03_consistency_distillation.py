@@ -400,7 +400,7 @@ say("The CD optimum's error falls as $h^{{{pe:.2f}}}$ with an Euler teacher and 
 #    exact ODE for $N$ = 10, 18, 34, 66: where does the second-order solver start to pay?
 
 # %% [markdown]
-# #### Solution 1 (hidden: click the arrow beside this heading to open)
+# #### Solution 1 (hidden: click "cells hidden" below, or the arrow beside this heading, to open)
 
 # %% tags=["solution"]
 # Exercise 1: 2-step sampling with every grid value as the re-noising level tau
@@ -433,7 +433,7 @@ say("NFE 1: distance to the data **{d1:.3f}**, same basin **{b1:.0%}**. NFE 2 wi
     db=quality[best], bb=basin[best], t0=tau0, d0=quality[i0], b0=basin[i0])
 
 # %% [markdown]
-# #### Solution 2 (hidden: click the arrow beside this heading to open)
+# #### Solution 2 (hidden: click "cells hidden" below, or the arrow beside this heading, to open)
 
 # %% tags=["solution"]
 # Exercise 2: the CD optimum of Heun on N levels vs Euler on 2N - 1 levels (same evaluations)

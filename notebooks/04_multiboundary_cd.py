@@ -592,7 +592,7 @@ else:
 # (section 4.3)?
 
 # %% [markdown]
-# #### Solution (hidden: click the arrow beside this heading to open)
+# #### Solution (hidden: click "cells hidden" below, or the arrow beside this heading, to open)
 
 # %% tags=["solution"]
 scan = {i: ddim_jump_errors(place_boundaries(2, i), ref.x_T)[1] for i in range(1, N - 1)}
@@ -615,7 +615,7 @@ say("The best second boundary is $b_1$ = {b:.3g} (2-step error {e:.3g}; the defa
 # levels): at about which order in the grid spacing?
 
 # %% [markdown]
-# #### Solution (hidden: click the arrow beside this heading to open)
+# #### Solution (hidden: click "cells hidden" below, or the arrow beside this heading, to open)
 
 # %% tags=["solution"]
 same = all(np.array_equal(kjump_sample(ConsistencyOracle(den, grid, SOLVER,
@@ -646,7 +646,7 @@ say("Doubling the number of grid steps divides the method error by about $2^p$ w
 # method), and find the student with the largest and the smallest share.
 
 # %% [markdown]
-# #### Solution (hidden: click the arrow beside this heading to open)
+# #### Solution (hidden: click "cells hidden" below, or the arrow beside this heading, to open)
 
 # %% tags=["solution"]
 shares = {f"{r.data}: {r.method}": r.err_to_optimum_median

@@ -321,7 +321,7 @@ plt.show()
 # `rectified_velocity(..., return_support=True)` and count the starts outside the support.
 
 # %% [markdown]
-# #### Solution (hidden: click the arrow beside this heading to open)
+# #### Solution (hidden: click "cells hidden" below, or the arrow beside this heading, to open)
 
 # %% tags=["solution"]
 from ideal_diffusion.distill.reflow import BasinOracle, rectified_velocity  # noqa: E402
@@ -341,7 +341,7 @@ say("{o} of {n} starts are outside the support ({f:.0%}): their $v_2$ path start
 # report how the optimum's error against the exact ODE changes from $N = 8$ to $N = 16$.
 
 # %% [markdown]
-# #### Solution (hidden: click the arrow beside this heading to open)
+# #### Solution (hidden: click "cells hidden" below, or the arrow beside this heading, to open)
 
 # %% tags=["solution"]
 S16 = common.sampler_sigmas(16)
@@ -364,7 +364,7 @@ say("The method error of PD is the teacher's: {a:.4f} with N = 8, {b:.4f} with N
 # and compare it with the uniform $t$ grid: which one spends more steps near the data?
 
 # %% [markdown]
-# #### Solution (hidden: click the arrow beside this heading to open)
+# #### Solution (hidden: click "cells hidden" below, or the arrow beside this heading, to open)
 
 # %% tags=["solution"]
 t_karras = common.sampler_sigmas(8) / (1 + common.sampler_sigmas(8))
