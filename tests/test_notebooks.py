@@ -67,6 +67,10 @@ def test_notebook_runs(path, tmp_path, this_kernel):
     probe = "".join(o.get("text", "") for o in nb.cells[-1].outputs).splitlines()
     assert probe == [sys.prefix, "1"], (
         f"kernel ran in {probe}, expected this environment {sys.prefix!r} with FAST=1")
+    for cell in nb.cells:  # FAST: each control cell draws its static fallback, once
+        if cell.cell_type == "code" and "\nexplore(" in "\n" + cell.source:
+            images = [o for o in cell.outputs if "image/png" in o.get("data", {})]
+            assert len(images) == 1, f"control cell {cell.id} shows {len(images)} plots"
 
 
 # ---- the committed notebooks as a student opens them (quick: they are only read)
