@@ -13,7 +13,8 @@ top to bottom with nbclient in a fresh ``python3`` kernel of this interpreter (c
 kernel's environment: the committed notebook is what a lecturer runs), and cleans the outputs
 deterministically: cell ids from the notebook name, consecutive execution counts, no metadata
 but what a JupyterLab save writes (the kernelspec, the kernel's language_info, jupytext's
-settings), so opening a notebook and saving it changes nothing. The run time and file size are printed.
+settings), so opening a notebook and saving it changes nothing. The run time and file size
+are printed.
 
 Solutions: each starts with a markdown heading ``#### Solution ...``; the built notebook marks
 that heading collapsed (JupyterLab's and Notebook 7's ``jp-MarkdownHeadingCollapsed`` cell

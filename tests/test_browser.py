@@ -11,8 +11,9 @@ is driven by playwright with a fresh profile. For each notebook:
   collapsed heading, and in 01 the committed film is a GIF image that has loaded;
 * Run All, no error output; while later cells still run, the first control of the first live
   plot is moved (a widget message while the kernel is busy), and its plot is drawn;
-* every control of every live plot is moved once (a slider by the keyboard, the Right arrow;
-  toggle buttons and dropdowns by a click): after each move the plot's PNG changes, is not
+* every control of every live plot is moved once, by the keyboard where it steps (a range by
+  the Up arrow in its number box, a slider over chosen values by the Right arrow), toggle
+  buttons and dropdowns by a click: after each move the plot's PNG changes, is not
   blank, and no traceback is shown;
 * no uncaught JavaScript error on the page.
 
@@ -43,6 +44,8 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
                   "--disable-component-update", "--disable-sync"]
 RUN_ALL_TIMEOUT = 240  # s per notebook (FAST mode runs in well under a minute)
 REDRAW_TIMEOUT = 120  # s per move (a move may retrain a student)
+CONTROLS = (":scope > .explore-range, :scope > .widget-slider, "
+            ":scope > .widget-toggle-buttons, :scope > .widget-dropdown")  # a live plot's
 BLANK = 0.995  # a plot with this fraction of (near-)white pixels or more is blank
 
 # JavaScript run in the page (JupyterLab exposes its application as window.jupyterapp)
@@ -200,10 +203,15 @@ def _run_all(page) -> list[dict]:
 
 def _move(page, box, k: int) -> str:
     """Move control ``k`` of a live plot once; return a description of the move."""
-    control = box.locator(":scope > .widget-slider, :scope > .widget-toggle-buttons, "
-                          ":scope > .widget-dropdown").nth(k)
+    control = box.locator(CONTROLS).nth(k)
+    number = control.locator("input[type=number]")
+    if number.count():  # a range: one keyboard step in its number box
+        number.first.focus()
+        page.keyboard.press("ArrowUp")
+        page.keyboard.press("Enter")
+        return "range +1 step (Up arrow in its number box)"
     handle = control.locator(".noUi-handle")
-    if handle.count():  # a slider: one keyboard step
+    if handle.count():  # a slider over chosen values: one keyboard step
         handle.first.focus()
         page.keyboard.press("ArrowRight")
         return "slider +1 step (Right arrow)"
@@ -221,8 +229,7 @@ def _move(page, box, k: int) -> str:
 
 
 def _n_controls(box) -> int:
-    return box.locator(":scope > .widget-slider, :scope > .widget-toggle-buttons, "
-                       ":scope > .widget-dropdown").count()
+    return box.locator(CONTROLS).count()
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

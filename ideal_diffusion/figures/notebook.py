@@ -4,7 +4,8 @@ live controls over a plotting function, and animations inline.
 * :func:`check` -- one line per claim: prints it with the measured values, or raises.
 * :func:`say` -- a markdown sentence whose numbers are formatted from values (no number in
   a notebook's text is typed by hand).
-* :func:`explore` -- controls (sliders, dropdowns, toggle buttons) over a plotting function,
+* :func:`explore` -- controls (sliders with a number box that the Up/Down keys step, toggle
+  buttons or dropdowns for text choices) over a plotting function,
   with exactly one plot per cell: live, the plot is a PNG image widget under the controls
   that every move redraws; static (a headless run, the notebook build, no ipywidgets), the
   function is drawn once at the default values, as an ordinary inline figure.
@@ -213,11 +214,21 @@ def _control(name: str, choices, default):
     style = {"description_width": DESCRIPTION_WIDTH}
     if isinstance(choices, slice):
         step = choices.step or 1
-        cls = w.IntSlider if all(isinstance(v, int) for v in
-                                 (choices.start, choices.stop, step, default)) else w.FloatSlider
-        return cls(value=default, min=choices.start, max=choices.stop, step=step,
-                   description=name, continuous_update=False, style=style,
-                   layout=w.Layout(width=SLIDER_WIDTH))
+        integer = all(isinstance(v, int) for v in (choices.start, choices.stop, step, default))
+        slider = (w.IntSlider if integer else w.FloatSlider)(
+            value=default, min=choices.start, max=choices.stop, step=step, description=name,
+            continuous_update=False, readout=False, style=style,
+            layout=w.Layout(width=SLIDER_WIDTH))
+        # the value in a number box linked in the browser: Up/Down step it from the keyboard
+        # (a focused slider's arrow keys are taken by the notebook's command-mode shortcuts)
+        box = (w.BoundedIntText if integer else w.BoundedFloatText)(
+            value=default, min=choices.start, max=choices.stop, step=step,
+            continuous_update=False, layout=w.Layout(width="90px"))
+        w.jslink((slider, "value"), (box, "value"))
+        row = w.HBox([slider, box])
+        row.add_class("explore-range")
+        row.value_widget = slider  # the control whose value is read and observed
+        return row
     choices = list(choices)
     if default not in choices:
         raise ValueError(f"control {name!r}: default {default!r} is not one of {choices}")
@@ -238,11 +249,12 @@ class _LivePlot:
         import ipywidgets as w
 
         self.fn = fn
-        self.controls = {name: _control(name, *spec) for name, spec in controls.items()}
+        rows = {name: _control(name, *spec) for name, spec in controls.items()}
+        self.controls = {name: getattr(r, "value_widget", r) for name, r in rows.items()}
         self.status = w.HTML(layout=w.Layout(min_height="1.5em"))
         self.image = w.Image(format="png", layout=w.Layout(max_width="100%"))
         self.text = w.HTML()
-        self.box = w.VBox([*self.controls.values(), self.status, self.image, self.text])
+        self.box = w.VBox([*rows.values(), self.status, self.image, self.text])
         self.box.add_class("ideal-diffusion-explore")
         for c in self.controls.values():
             c.observe(self._moved, names="value")
