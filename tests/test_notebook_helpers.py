@@ -92,6 +92,10 @@ def test_live_controls_fit_their_values_and_a_move_redraws_on_the_drawing_thread
     assert [type(c[k]).__name__ for k in c] == ["IntSlider", "ToggleButtons", "SelectionSlider",
                                                 "Dropdown"]
     assert c["a"].layout.width == SLIDER_WIDTH and not c["a"].continuous_update
+    row = next(r for r in plot.box.children if getattr(r, "value_widget", None) is c["a"])
+    number = row.children[1]  # the number box that Up/Down step, linked in the browser
+    assert type(number).__name__ == "BoundedIntText"
+    assert (number.min, number.max, number.step, number.value) == (1, 40, 1, 3)
     plot.draw(plot.values())
     first = bytes(plot.image.value)
     assert first.startswith(b"\x89PNG") and calls[-1][1:] == (3, "x", 0.5, "two")
