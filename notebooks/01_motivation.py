@@ -134,9 +134,9 @@ def sampler_panels(steps=3, solver="euler", data="clusters", seed=0):
     return fig
 
 
-_ = explore(sampler_panels, steps=(slice(1, 40, 1), 3),
-            solver=(("euler", "heun", "dpmpp_2m"), "euler"),
-            data=(("clusters", "ring"), "clusters"), seed=(slice(0, 20, 1), 0))
+explore(sampler_panels, steps=(slice(1, 40, 1), 3),
+        solver=(("euler", "heun", "dpmpp_2m"), "euler"), data=(("clusters", "ring"), "clusters"),
+        seed=(slice(0, 20, 1), 0))
 
 # %% [markdown]
 # **Watch it happen.** The film integrates the PF-ODE (Heun) from $\sigma = 80$ down to
@@ -149,11 +149,12 @@ _ = explore(sampler_panels, steps=(slice(1, 40, 1), 3),
 # %%
 film_cfg = film.Config(steps=8, n_points=200, n_digits=4)  # small: the notebook stays < 1 MiB
 film_res = film.run(film_cfg)
+FILM_GIF = "../figures/sampling_film.gif"  # the built notebook shows this GIF (plays untrusted)
 if FAST:
     print("FAST: the film is not rendered (its data are checked below)")
 else:
     with plt.rc_context({"savefig.dpi": 50}):  # low-resolution frames, for the same reason
-        play(film.plot(film_res))
+        play(film.plot(film_res), gif=FILM_GIF)
 
 pts = film_res.points
 mean_c = dataset(pts.data).weights @ dataset(pts.data).points
@@ -295,7 +296,7 @@ def two_deltas_at(sigma=two_cfg.sigma_star):
 
 
 SIGMA_CHOICES = (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, SIGMA_MAX)
-_ = explore(two_deltas_at, sigma=(SIGMA_CHOICES, two_cfg.sigma_star))
+explore(two_deltas_at, sigma=(SIGMA_CHOICES, two_cfg.sigma_star))
 
 two_res = mot.two_delta_averaging.run(two_cfg)  # the numbers at the default sigma_star
 w = two_cfg.weight
@@ -686,9 +687,9 @@ ref_x = reference("clusters", 100 if FAST else 400)
 print("Euler, 8 steps:", measure(sample(den_x, ref_x.x_T, sampling_grid(8), "euler"), ref_x))
 
 # %% [markdown]
-# Solution 1 (click to expand)
+# #### Solution 1 (hidden: click "cells hidden" below, or the arrow beside this heading, to open)
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% tags=["solution"]
 CANDIDATE_STEPS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96)
 cheapest = {}
 for solver in ("euler", "heun", "dpmpp_2m"):
@@ -712,9 +713,9 @@ say("On the clusters, **{b}** reaches 90% at the fewest evaluations (NFE {c}). O
               reference("ring", 100)).same_basin)
 
 # %% [markdown]
-# Solution 2 (click to expand)
+# #### Solution 2 (hidden: click "cells hidden" below, or the arrow beside this heading, to open)
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% tags=["solution"]
 # log(pi2/pi1) = L x / sigma^2 for points at -L/2, +L/2, so pi2 = 0.9 at x* = sigma^2 ln(9) / L
 L = two_cfg.distance
 pair = IdealDenoiser(two_points(L))  # x^1 = (-L/2, 0), x^2 = (+L/2, 0)
@@ -732,9 +733,9 @@ say("As $\\sigma \\to 0$ the 0.1 / 0.9 point moves to the midpoint: the weights 
     "nearest-point map, a step function (the $\\sigma \\to 0$ limit, `nearest_point`).")
 
 # %% [markdown]
-# Solution 3 (click to expand)
+# #### Solution 3 (hidden: click "cells hidden" below, or the arrow beside this heading, to open)
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% tags=["solution"]
 picked = []
 for seed in range(3 if FAST else 8):
     r = mot.image_denoiser_track.run(replace(track_cfg, seed=seed, steps=32))
@@ -754,3 +755,6 @@ say("The digit is chosen at $\\sigma$ = {lo:.2g} to {hi:.2g} (median {med:.2g}),
     "the choice, and with it the turn of the path, comes at the very end of sampling.",
     lo=min(picked), hi=max(picked), med=np.median(picked), nn=np.median(nn_dist),
     frac=np.median(picked) / np.median(nn_dist), pct=np.median(picked) / SIGMA_MAX)
+
+# %% [markdown]
+# #### End of the exercises

@@ -278,6 +278,7 @@ say("The {name} teacher (NFE {nfe}) is a median **{t_err:.3f}** from the exact s
     t_err=t_few.err_median, s_err=s_few.err_median, follow=r.err_to_optimum["few"],
     name2=f"{KD.solver_many} {KD.steps_many}-step", s_many=r.measure["many"].err_median)
 
+
 # %% [markdown]
 # ## 2.5 Play: which teacher do you distil?
 #
@@ -286,7 +287,6 @@ say("The {name} teacher (NFE {nfe}) is a median **{t_err:.3f}** from the exact s
 # teacher's samples (hollow) and the student's outputs; right: the teacher's error, the
 # student's error, and the distance between them. With widgets the sliders retrain (a few
 # seconds per move); without them (or when built) the cell draws the defaults.
-
 
 # %%
 @cache
@@ -318,10 +318,10 @@ def inheritance(solver="heun", steps=4):
     for i, v in enumerate(vals):
         a2.text(i, v, f"{v:.3g}", ha="center", va="bottom")
     a2.set(ylabel="median distance at sigma_min", title="The student inherits its teacher's error")
+    fig.supxlabel(f"{solver} {steps}: teacher error {m_t.err_median:.3f} (basin "
+                  f"{m_t.same_basin:.0%}), student error {m_s.err_median:.3f} (basin "
+                  f"{m_s.same_basin:.0%}), student-teacher {follow:.3f}", fontsize=9)
     fig.tight_layout()
-    print(f"{solver} {steps}: teacher error {m_t.err_median:.3f} (basin {m_t.same_basin:.0%}), "
-          f"student error {m_s.err_median:.3f} (basin {m_s.same_basin:.0%}), "
-          f"student-teacher {follow:.3f}")
     return fig
 
 
@@ -387,10 +387,11 @@ say("This run: the good teacher's data set cost **{many:,}** teacher evaluations
 # 3. **How many pairs?** Each pair costs a full teacher solve. Train the 50-step student on
 #    1/16 of the pairs: how many teacher evaluations do you save, and how much error do you
 #    pay?
-#
-# **Solution 1** (click to expand)
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% [markdown]
+# #### Solution 1 (hidden: click "cells hidden" below, or the arrow beside this heading, to open)
+
+# %% tags=["solution"]
 # Exercise 1: Euler 6 vs Heun 3 at NFE 6 per pair
 e6, h3 = distil("euler", 6), distil("heun", 3)
 t_cmp = paired_bootstrap(e6[2].errors, h3[2].errors)  # Euler minus Heun, per noise
@@ -407,10 +408,11 @@ for (solver, steps), (_, _, m_t, m_s, _, pairs) in ((("euler", 6), e6), (("heun"
 # With the exact delta-mixture denoiser, Heun's corrector with 3 big steps overshoots (2.1):
 # "second order" pays off only once the steps are small. The student cannot repair its
 # teacher: it inherits the ranking.
-#
-# **Solution 2** (click to expand)
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% [markdown]
+# #### Solution 2 (hidden: click "cells hidden" below, or the arrow beside this heading, to open)
+
+# %% tags=["solution"]
 # Exercise 2: the KD student of the many-step teacher, trained three times longer
 longer = KD.train.replace(steps=3 * KD.train.steps)
 _, _, _, m_long, follow_long, _ = distil(KD.solver_many, KD.steps_many, longer)
@@ -427,10 +429,11 @@ print(f"{longer.steps:>5} steps: student - teacher map {follow_long:.3f}, "
 # training removes part of it. With a poor teacher it would shrink towards the *teacher's*
 # error, not towards 0. (`distil` trains one student; `kd_exp.run` with a
 # changed `train` would retrain all three.)
-#
-# **Solution 3** (click to expand)
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% [markdown]
+# #### Solution 3 (hidden: click "cells hidden" below, or the arrow beside this heading, to open)
+
+# %% tags=["solution"]
 # Exercise 3: 1/16 of the pairs for the many-step teacher
 _, _, _, m3, _, p3 = distil(KD.solver_many, KD.steps_many, KD.train, KD.n_pairs // 16)
 print(f"{KD.n_pairs:,} pairs: {r.teacher_evals['many']:,} teacher evaluations, student error "
@@ -449,3 +452,6 @@ say("Saving **{saved:,}** teacher evaluations changed the student's error from {
     moral="For this network and training budget the pairs beyond that were not needed "
           "(2.5b draws the whole curve)." if cmp3.verdict == "ties with" else
           "The extra pairs pay (2.5b draws the whole curve).")
+
+# %% [markdown]
+# #### End of the exercises

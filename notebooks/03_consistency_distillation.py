@@ -289,6 +289,7 @@ say("One step from $t_N = 80$: the student's sample is a median **{s_err:.3f}** 
     s_err=r.measure.err_median, s_b=r.measure.same_basin, o_err=r.measure_oracle.err_median,
     o_b=r.measure_oracle.same_basin, N=CD.N, lo=r.err_student.min(), hi_=r.err_student.max())
 
+
 # %% [markdown]
 # ### Play: grid size, target network, boundary condition
 #
@@ -297,20 +298,22 @@ say("One step from $t_N = 80$: the student's sample is a median **{s_err:.3f}** 
 # target network's decay $\mu$; 0 is a stop-gradient copy) and `boundary` ("off" trains the
 # plain output, no boundary condition). The static picture is the default student above.
 
-
 # %%
 def cd_student(N=CD.N, ema=CD.train.ema, boundary="on"):
     cfg = replace(CD, N=N, eval_levels=eval_levels(N), train=CD.train.replace(ema=ema),
                   param=CD.param if boundary == "on" else "plain")
     run = student_vs_optimum.run(cfg)
-    print(f"N = {N}, mu = {ema}, boundary {boundary}: one-step sample {run.measure.err_median:.3f}"
-          f" from the exact state (oracle {run.measure_oracle.err_median:.3g}), "
-          f"{run.teacher_evals:,} teacher evaluations")
-    return student_vs_optimum.plot(run)
+    fig = student_vs_optimum.plot(run)
+    fig.supxlabel(f"N = {N}, mu = {ema}, boundary {boundary}: one-step sample "
+                  f"{run.measure.err_median:.3f} from the exact state (oracle "
+                  f"{run.measure_oracle.err_median:.3g}), {run.teacher_evals:,} teacher "
+                  "evaluations", fontsize=9)
+    fig.tight_layout()
+    return fig
 
 
-fig = explore(cd_student, N=(slice(6, 40, 2), CD.N), ema=((0.0, 0.5, 0.9, 0.99), CD.train.ema),
-              boundary=(("on", "off"), "on"))
+explore(cd_student, N=(slice(6, 40, 2), CD.N), ema=((0.0, 0.5, 0.9, 0.99), CD.train.ema),
+        boundary=(("on", "off"), "on"))
 
 # %% [markdown]
 # ## 3.6 Sampling: one step, or stochastic multistep
@@ -386,10 +389,11 @@ say("The CD optimum's error falls as $h^{{{pe:.2f}}}$ with an Euler teacher and 
 #    Euler step 1, so the Heun optimum on $N$ levels and the Euler optimum on $2N - 1$ levels
 #    spend the same $2(N - 1)$ evaluations along a chain. Compare their errors against the
 #    exact ODE for $N$ = 10, 18, 34, 66: where does the second-order solver start to pay?
-#
-# **Solution 1** (click to expand)
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% [markdown]
+# #### Solution 1 (hidden: click "cells hidden" below, or the arrow beside this heading, to open)
+
+# %% tags=["solution"]
 # Exercise 1: 2-step sampling with every grid value as the re-noising level tau
 ref = common.reference(CD.data, CD.n_test, CD.test_seed)
 taus = grid[1:-1]
@@ -420,9 +424,9 @@ say("NFE 1: distance to the data **{d1:.3f}**, same basin **{b1:.0%}**. NFE 2 wi
     db=quality[best], bb=basin[best], t0=tau0, d0=quality[i0], b0=basin[i0])
 
 # %% [markdown]
-# **Solution 2** (click to expand)
+# #### Solution 2 (hidden: click "cells hidden" below, or the arrow beside this heading, to open)
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% tags=["solution"]
 # Exercise 2: the CD optimum of Heun on N levels vs Euler on 2N - 1 levels (same evaluations)
 ref100 = common.reference(CD.data, 100, CD.test_seed)
 
@@ -456,3 +460,6 @@ say("At **{e0}** evaluations the Heun optimum's error is **{r0:.2f}x** Euler's; 
     "is **{r1:.2f}x**. A second-order step only helps once the steps are small enough for its "
     "corrector to be accurate, the same lesson as notebook 02's few-step teachers.",
     e0=evals[0], r0=err_heun[0] / err_euler[0], e1=evals[-1], r1=err_heun[-1] / err_euler[-1])
+
+# %% [markdown]
+# #### End of the exercises

@@ -253,6 +253,7 @@ say("**Reading the numbers.** The exact optimum is {eo:.2g} from the exact ODE f
     shares=", ".join(f"{s:.0%}" for s in share), sp=min_spacing, q25=q25, q75=q75,
     bots=", ".join(f"{b:.3g}" for b in bottom), ins=", ".join(f"{f:.0%}" for f in inside))
 
+
 # %% [markdown]
 # ## 4.4 Explore: move K and the boundaries
 #
@@ -266,7 +267,6 @@ say("**Reading the numbers.** The exact optimum is {eo:.2g} from the exact ODE f
 # Left: the trajectories (radius compressed to show $\sigma$ = 80 down to the data), the exact
 # boundary states (dots) and each segment's one-step DDIM jump (dashed); right: the per-jump
 # errors, the $K$-step DDIM sampler's error at these boundaries, and the exact optimum's.
-
 
 # %%
 def place_boundaries(K, b1):
@@ -416,6 +416,7 @@ if img is not None:
         verdict=vs.verdict, d=vs.diff, lo=vs.lo, hi=vs.hi, w=vs.win_rate, n=vs.n,
         gap=ours.quality.err_median - opt.quality.err_median)
 
+
 # %% [markdown]
 # ## 4.6 Summary: method error and training error at equal NFE
 #
@@ -440,7 +441,6 @@ if img is not None:
 # twice) and loads the committed digit students. In FAST mode it would train too long for CI,
 # so the table there is built from this notebook's own runs (the plain teachers and the CD/MBCD
 # students of section 4.3).
-
 
 # %%
 def rows_of_this_notebook():
@@ -481,6 +481,7 @@ for ax in fig.axes:  # few-step Heun blows up (see below): keep the other rows r
     ax.set_ylim(1e-4, 20)
 plt.show()
 
+
 # %% [markdown]
 # **How to read it.** For one sample, |student - exact ODE| is at most |student - optimum| +
 # |optimum - exact ODE|, training error plus method error; the larger of the two (in the
@@ -488,7 +489,6 @@ plt.show()
 # (filled) beside its exact optimum (open) and the plain teacher samplers (lines) at the same
 # NFE. The cell below reads the table for you, one line per student: which part of its gap
 # dominates, and whether it beats the best plain teacher with the same number of evaluations.
-
 
 # %%
 verdicts = []
@@ -574,15 +574,17 @@ else:
 # Each has a measurable answer, and a worked solution below it (click to expand; the
 # notebook runs it).
 #
-# **Exercise 1: where should the second boundary go?** For $K = 2$, scan the grid position
+# #### Exercise 1: where should the second boundary go?
+#
+# For $K = 2$, scan the grid position
 # of $b_1$ and find the one that minimises the error of the 2-step DDIM sampler at the
 # boundaries $\{t_1, b_1\}$ (`ddim_jump_errors`). Is it where the basin decision happens
 # (section 4.3)?
 
 # %% [markdown]
-# Solution (click to expand)
+# #### Solution (hidden: click "cells hidden" below, or the arrow beside this heading, to open)
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% tags=["solution"]
 scan = {i: ddim_jump_errors(place_boundaries(2, i), ref.x_T)[1] for i in range(1, N - 1)}
 i_best = min(scan, key=scan.get)
 for i, e in scan.items():
@@ -595,15 +597,17 @@ say("The best second boundary is $b_1$ = {b:.3g} (2-step error {e:.3g}; the defa
     b=grid[i_best], e=scan[i_best], bd=grid[i_default], ed=scan[i_default], q25=q25, q75=q75)
 
 # %% [markdown]
-# **Exercise 2: the method error depends on the grid, not on $K$.** Show that the exact
+# #### Exercise 2: the method error depends on the grid, not on $K$.
+#
+# Show that the exact
 # optimum's $K$-jump sample is the full teacher chain bit for bit for $K = 1, \dots, 6$, and
 # that its error against the exact ODE falls as the grid gets finer ($N$ = 10, 18, 34, 66
 # levels): at about which order in the grid spacing?
 
 # %% [markdown]
-# Solution (click to expand)
+# #### Solution (hidden: click "cells hidden" below, or the arrow beside this heading, to open)
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% tags=["solution"]
 same = all(np.array_equal(kjump_sample(ConsistencyOracle(den, grid, SOLVER,
                                                          choose_boundaries(grid, K)), ref.x_T),
                           full) for K in range(1, 7))
@@ -624,16 +628,17 @@ say("Doubling the number of grid steps divides the method error by about $2^p$ w
     "chain is cut into jumps.", ps=", ".join(f"{p:.2g}" for p in p_loc), s=SOLVER,
     po={"heun": 2, "euler": 1}[SOLVER])
 
-
 # %% [markdown]
-# **Exercise 3: who is limited by training, who by the method?** From the summary rows
+# #### Exercise 3: who is limited by training, who by the method?
+#
+# From the summary rows
 # (`summ.rows`), compute each student's share of training error, training / (training +
 # method), and find the student with the largest and the smallest share.
 
 # %% [markdown]
-# Solution (click to expand)
+# #### Solution (hidden: click "cells hidden" below, or the arrow beside this heading, to open)
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% tags=["solution"]
 shares = {f"{r.data}: {r.method}": r.err_to_optimum_median
           / (r.err_to_optimum_median + r.err_optimum_median)
           for r in summ.rows if r.err_to_optimum_median is not None}
@@ -643,3 +648,6 @@ lo_name, hi_name = min(shares, key=shares.get), max(shares, key=shares.get)
 say("Largest training share: {hi} ({hs:.0%}); smallest: {lo} ({ls:.0%}). A small share means "
     "a better network would not help: the method itself (e.g. a few-step KD teacher) is the "
     "limit.", hi=hi_name, hs=shares[hi_name], lo=lo_name, ls=shares[lo_name])
+
+# %% [markdown]
+# #### End of the exercises

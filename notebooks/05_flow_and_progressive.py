@@ -257,6 +257,7 @@ if pres.cd_err_optimum is not None:
         lo=pd_cd.lo, hi=pd_cd.hi,
         s=pres.student_evals, K=K)
 
+
 # %% [markdown]
 # ## 5.4 All five methods at equal NFE
 #
@@ -348,14 +349,16 @@ plt.show()
 # %% [markdown]
 # ## 5.5 Exercises
 #
-# **Exercise 1: how often does a random start miss the support of $v_2$?** For the first 64
+# #### Exercise 1: how often does a random start miss the support of $v_2$?
+#
+# For the first 64
 # held-out noises, compute $v_2$ at the sampler's start $(t_{\max} e, t_{\max})$ with
 # `rectified_velocity(..., return_support=True)` and count the starts outside the support.
 
 # %% [markdown]
-# Solution (click to expand)
+# #### Solution (hidden: click "cells hidden" below, or the arrow beside this heading, to open)
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% tags=["solution"]
 from ideal_diffusion.distill.reflow import BasinOracle, rectified_velocity  # noqa: E402
 
 n_try = 16 if FAST else 64
@@ -367,14 +370,16 @@ say("{o} of {n} starts are outside the support ({f:.0%}): their $v_2$ path start
     n=n_try, f=float((~sup0).mean()))
 
 # %% [markdown]
-# **Exercise 2: the PD optimum per round.** Show that the round-$k$ optimum sampled with
+# #### Exercise 2: the PD optimum per round.
+#
+# Show that the round-$k$ optimum sampled with
 # $N/2^k$ steps matches the teacher for *another* teacher size, $N = 16$, for every $k$, and
 # report how the optimum's error against the exact ODE changes from $N = 8$ to $N = 16$.
 
 # %% [markdown]
-# Solution (click to expand)
+# #### Solution (hidden: click "cells hidden" below, or the arrow beside this heading, to open)
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% tags=["solution"]
 S16 = sampling_grid(16)
 t16 = sample(den, ref.x_T, S16, "euler")
 g16 = max(float(np.max(np.linalg.norm(pd_sample(PDOracle(den, S16, k), ref.x_T,
@@ -389,13 +394,15 @@ say("The method error of PD is the teacher's: {a:.4f} with N = 8, {b:.4f} with N
     m="not yet at N = 8" if e8 / e16 > 2.5 else "already at N = 8")
 
 # %% [markdown]
-# **Exercise 3: FM coordinates.** Map the Karras 8-step $\sigma$ grid to $t = \sigma/(1+\sigma)$
+# #### Exercise 3: FM coordinates.
+#
+# Map the Karras 8-step $\sigma$ grid to $t = \sigma/(1+\sigma)$
 # and compare it with the uniform $t$ grid: which one spends more steps near the data?
 
 # %% [markdown]
-# Solution (click to expand)
+# #### Solution (hidden: click "cells hidden" below, or the arrow beside this heading, to open)
 
-# %% tags=["solution"] jupyter={"source_hidden": true}
+# %% tags=["solution"]
 t_karras = sampling_grid(8) / (1 + sampling_grid(8))
 t_uni = uniform_t(8)
 below = lambda g: int(np.sum(g[1:] < 0.5))  # noqa: E731  (steps ending below t = 0.5)
@@ -421,3 +428,6 @@ say("Near the data of {name} ($\\sigma$ below its median nearest-neighbour spaci
          else "neither grid"),
     a=t_karras[-3], b=t_karras[-2], c=t_karras[-1], ua=t_uni[-3], ub=t_uni[-2], uc=t_uni[-1],
     k5=below(t_karras), u5=below(t_uni))
+
+# %% [markdown]
+# #### End of the exercises

@@ -12,7 +12,17 @@ top to bottom with nbclient in a fresh ``python3`` kernel of this interpreter (c
 ``notebooks/``), always at the default settings (``IDEAL_DIFFUSION_FAST`` is removed from the
 kernel's environment: the committed notebook is what a lecturer runs), and cleans the outputs
 deterministically: cell ids from the notebook name, consecutive execution counts, no metadata
-but the kernelspec and the jupytext pairing. The run time and file size are printed.
+but what a JupyterLab save writes (the kernelspec, the kernel's language_info, jupytext's
+settings), so opening a notebook and saving it changes nothing. The run time and file size
+are printed.
+
+Solutions: each starts with a markdown heading ``#### Solution ...``; the built notebook marks
+that heading collapsed (JupyterLab's and Notebook 7's ``jp-MarkdownHeadingCollapsed`` cell
+metadata), so its code and outputs stay hidden, until the next heading of level 4 or above,
+behind a clickable arrow. The collapse lives only in the ``.ipynb``: the ``[tool.jupytext]``
+filter in ``pyproject.toml`` keeps only the ``tags`` in the ``.py``, so opening a solution and
+saving leaves the ``.py`` unchanged. Sliders are built as their static fallback
+(``IDEAL_DIFFUSION_STATIC=1``): the committed notebook holds no widget views.
 """
 from __future__ import annotations
 
@@ -29,8 +39,14 @@ from nbclient import NotebookClient
 HERE = Path(__file__).resolve().parent
 MAX_BYTES = 1 << 20  # 1 MiB per committed notebook
 CELL_TIMEOUT = 600  # s; a generous bound for a loaded machine (the test uses 120 s)
-KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
-JUPYTEXT = {"formats": "ipynb,py:percent"}
+# the metadata JupyterLab writes on a save (ipykernel's kernelspec, the kernel's language_info,
+# jupytext's settings from pyproject.toml), so that opening and saving gives the same bytes
+KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+JUPYTEXT = {"cell_metadata_filter": "tags,-all", "formats": "ipynb,py:percent",
+            "notebook_metadata_filter": "-all"}
+SOLUTION_HEADING = "#### Solution"
+COLLAPSED = "jp-MarkdownHeadingCollapsed"  # JupyterLab 4 / Notebook 7 cell metadata
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
 def sources() -> list[str]:
@@ -43,20 +59,46 @@ def make_notebook(name: str) -> nbformat.NotebookNode:
     nb = jupytext.read(HERE / f"{name}.py", fmt="py:percent")
     for i, cell in enumerate(nb.cells):
         cell.id = f"{name[:40]}-{i:03d}".replace(".", "-")
+        if cell.cell_type == "markdown" and cell.source.startswith(SOLUTION_HEADING):
+            cell.metadata[COLLAPSED] = True
+    check_solutions_hidden(nb, name)
     nb.metadata = {"kernelspec": dict(KERNELSPEC), "language_info": {"name": "python"},
                    "jupytext": dict(JUPYTEXT)}
     return nb
 
 
+def heading_level(cell) -> int:
+    """The level of a markdown cell's first-line heading (``###`` -> 3), 0 if none."""
+    if cell.cell_type != "markdown":
+        return 0
+    first = cell.source.lstrip().split("\n", 1)[0]
+    level = len(first) - len(first.lstrip("#"))
+    return level if 0 < level <= 6 and first[level:level + 1] == " " else 0
+
+
+def check_solutions_hidden(nb: nbformat.NotebookNode, name: str) -> None:
+    """Raise unless every ``solution``-tagged cell is under a collapsed solution heading."""
+    hiding = None  # the level of the collapsed heading the current cell is under
+    for cell in nb.cells:
+        level = heading_level(cell)
+        if level and (hiding is None or level <= hiding):
+            hiding = level if cell.metadata.get(COLLAPSED) else None
+        if "solution" in cell.metadata.get("tags", ()) and hiding is None:
+            raise RuntimeError(f"{name}: solution cell {cell.id} is not under a collapsed "
+                               f"'{SOLUTION_HEADING}' heading")
+
+
 def clean(nb: nbformat.NotebookNode) -> None:
-    """Keep only the kernelspec and the pairing, cell metadata but the solution tags and their
-    collapsed state, merge split prints, check the counts."""
-    nb.metadata = {"kernelspec": dict(KERNELSPEC), "language_info": {"name": "python"},
-                   "jupytext": dict(JUPYTEXT)}
+    """Keep only the kernelspec, the kernel's language_info and the pairing, no cell metadata
+    but the solution tags and collapsed headings, merge split prints, check the counts."""
+    language = dict(nb.metadata.get("language_info") or {"name": "python"})
+    nb.metadata = {"jupytext": dict(JUPYTEXT), "kernelspec": dict(KERNELSPEC),
+                   "language_info": language}
     count = 0
     for cell in nb.cells:
         # keep only what a reader needs: the solution tag and its collapsed state
-        cell.metadata = {k: cell.metadata[k] for k in ("tags", "jupyter") if k in cell.metadata}
+        cell.metadata = {k: cell.metadata[k] for k in ("tags", "jupyter", COLLAPSED)
+                         if k in cell.metadata}
         if cell.cell_type != "code":
             continue
         merged = []  # one stream output per run of prints, as a reader sees it
@@ -71,10 +113,9 @@ def clean(nb: nbformat.NotebookNode) -> None:
         if cell.execution_count != count:
             raise RuntimeError(f"cell {cell.id}: execution count {cell.execution_count}, "
                                f"expected {count}")
-        for out in cell.outputs:
-            out.get("metadata", {}).pop("application/vnd.jupyter.widget-view+json", None)
-            if "data" in out:
-                out["data"].pop("application/vnd.jupyter.widget-view+json", None)
+        for out in cell.outputs:  # a widget view would fail to restore (no saved state)
+            if WIDGET_VIEW in out.get("data", {}):
+                raise RuntimeError(f"cell {cell.id} shows a widget in the static build")
 
 
 def build(name: str) -> tuple[Path, float, int]:

@@ -67,3 +67,71 @@ def test_notebook_runs(path, tmp_path, this_kernel):
     probe = "".join(o.get("text", "") for o in nb.cells[-1].outputs).splitlines()
     assert probe == [sys.prefix, "1"], (
         f"kernel ran in {probe}, expected this environment {sys.prefix!r} with FAST=1")
+    for cell in nb.cells:  # FAST: each control cell draws its static fallback, once
+        if cell.cell_type == "code" and "\nexplore(" in "\n" + cell.source:
+            images = [o for o in cell.outputs if "image/png" in o.get("data", {})]
+            assert len(images) == 1, f"control cell {cell.id} shows {len(images)} plots"
+
+
+# ---- the committed notebooks as a student opens them (quick: they are only read)
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+COLLAPSED = "jp-MarkdownHeadingCollapsed"
+
+
+def _heading(cell) -> int:
+    first = cell.source.lstrip().split("\n", 1)[0] if cell.cell_type == "markdown" else ""
+    level = len(first) - len(first.lstrip("#"))
+    return level if first[level:level + 1] == " " else 0
+
+
+@pytest.mark.parametrize("path", _notebooks(), ids=lambda p: p.stem)
+def test_committed_notebook_opens_clean(path):
+    """No widget views or widget state (they would fail to restore); every solution cell, code
+    and output, under a collapsed ``#### Solution`` heading; one plot per control cell."""
+    nb = nbformat.read(path, as_version=4)
+    assert "widgets" not in nb.metadata
+    hiding, n_solutions = None, 0
+    for cell in nb.cells:
+        level = _heading(cell)
+        if level and (hiding is None or level <= hiding):
+            hiding = level if cell.metadata.get(COLLAPSED) else None
+            assert not cell.metadata.get(COLLAPSED) or cell.source.startswith("#### Solution")
+        if "solution" in cell.metadata.get("tags", ()):
+            n_solutions += 1
+            assert hiding is not None, f"solution cell {cell.id} is visible on opening"
+            assert cell.outputs, f"solution cell {cell.id} was not executed"
+        for out in cell.get("outputs", []):
+            assert WIDGET_VIEW not in out.get("data", {}), f"cell {cell.id} holds a widget view"
+    assert n_solutions >= 1
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "\nexplore(" in "\n" + cell.source:
+            images = [o for o in cell.outputs if "image/png" in o.get("data", {})]
+            assert len(images) == 1, f"control cell {cell.id} shows {len(images)} plots"
+
+
+def test_committed_film_is_the_gif_that_plays_untrusted():
+    nb = nbformat.read(NOTEBOOKS / "01_motivation.ipynb", as_version=4)
+    shown = [o["data"]["text/markdown"] for c in nb.cells if c.cell_type == "code"
+             for o in c.outputs if "text/markdown" in o.get("data", {})
+             and "sampling_film.gif" in o["data"]["text/markdown"]]
+    assert len(shown) == 1
+    target = shown[0].rsplit("(", 1)[1].rstrip(")")
+    assert (NOTEBOOKS / target).resolve() == NOTEBOOKS.parent / "figures" / "sampling_film.gif"
+    assert (NOTEBOOKS / target).read_bytes()[:6] in (b"GIF87a", b"GIF89a")
+    assert not any("<script" in o.get("data", {}).get("text/html", "")
+                   for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+
+
+@pytest.mark.parametrize("path", _notebooks(), ids=lambda p: p.stem)
+def test_saving_in_jupyterlab_leaves_the_paired_py_unchanged(path):
+    """What jupytext writes for the .py on a save, with the [tool.jupytext] settings of
+    pyproject.toml, is the committed .py, byte for byte."""
+    jupytext = pytest.importorskip("jupytext")
+    from jupytext.config import load_jupytext_configuration_file
+
+    config = load_jupytext_configuration_file(str(NOTEBOOKS.parent / "pyproject.toml"))
+    assert config is not None, "pyproject.toml has no [tool.jupytext] section"
+    nb = nbformat.read(path, as_version=4)
+    text = jupytext.writes(nb, fmt="py:percent", config=config)
+    assert text == path.with_suffix(".py").read_text()
