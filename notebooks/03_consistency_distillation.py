@@ -278,8 +278,9 @@ if c.collapsed() == ("plain",):
     say("So what shrinks the outputs towards one point here is the **weight decay**: it pulls the "
         "plain network towards its trivial solution, and nothing in the loss pulls back. What the "
         "missing **boundary condition** does is leave the outputs untied to the data: without "
-        "decay the plain run's spread {way} the data's by a factor **{fac:.1f}**, and its loss {loss}. "
-        "With $f(x, t_1) = x$ both the decay and the no-decay run keep the data's spread.",
+        "decay the plain run's spread {way} the data's by a factor **{fac:.1f}**, and its "
+        "loss {loss}. With $f(x, t_1) = x$ both the decay and the no-decay run keep the "
+        "data's spread.",
         way="exceeds" if drift > 1 else "falls short of", fac=max(drift, 1 / drift),
         loss=("ends x{:.1f} above its lowest (step {})".format(*c.loss_turn("plain0")[::-1])
               if c.loss_turn("plain0")[1] > 1.5 else "stays near its lowest"))
