@@ -1,9 +1,10 @@
 """Slide figures of consistency distillation (slides "Consistency Distillation. Main idea",
 "What about optimal solution?", "Sampling from CD", "Multiboundary CD", "Summary"): thin
-wrappers of :mod:`ideal_diffusion.experiments.cd` and :mod:`ideal_diffusion.experiments.mbcd`."""
+wrappers of :mod:`ideal_diffusion.experiments.cd`, :mod:`ideal_diffusion.experiments.mbcd` and
+:mod:`ideal_diffusion.experiments.boundaries`."""
 from __future__ import annotations
 
-from ideal_diffusion.experiments import mbcd
+from ideal_diffusion.experiments import boundaries, mbcd
 from ideal_diffusion.experiments.cd import (
     collapse,
     multistep,
@@ -52,6 +53,14 @@ def cd_multistep():
           "exact optimum")
 def mbcd_vs_K():
     return mbcd.plot(mbcd.run(mbcd.Config()))
+
+
+@register("mbcd_boundaries",
+          "3. Multiboundary CD: where to put the boundaries: every placement scored by its "
+          "K DDIM jumps against the exact optimum, and students trained at the searched and "
+          "the default boundaries (the summary's MBCD budget), with paired CIs")
+def mbcd_boundaries():
+    return boundaries.plot(boundaries.run(boundaries.Config()))
 
 
 @register("cd_consistency_trajectories",
