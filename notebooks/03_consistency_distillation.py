@@ -270,10 +270,12 @@ say("After {steps} steps (data spread **{ds:.2f}**): with weight decay the plain
     "spread over **{p:.2f}** of the data's spread and lie a median **{po:.2f}** from the optimum "
     "$f^*$; the boundary run keeps **{b:.2f}** (**{bo:.3f}** from $f^*$). Without decay the "
     "boundary run keeps **{b0:.2f}** (**{b0o:.3f}** from $f^*$), and the plain run ends at "
-    "**{p0:.2f}** of the data's spread, **{p0o:.2f}** from $f^*$. Runs below {lim:g}: {bad}.",
+    "**{p0:.2f}** of the data's spread, **{p0o:.2f}** from $f^*$. Collapsed (final spread "
+    "below {lim:g} of the data's): {bad}.",
     steps=COLLAPSE.train.steps, ds=c.data_spread, p=c.ratio("plain"), po=c.err_optimum["plain"],
     b=c.ratio("bc"), bo=c.err_optimum["bc"], b0=c.ratio("bc0"), b0o=c.err_optimum["bc0"],
-    p0=drift, p0o=c.err_optimum["plain0"], lim=lim, bad=collapse.verdict(c))
+    p0=drift, p0o=c.err_optimum["plain0"], lim=lim,
+    bad=", ".join(collapse.LABELS[k] for k in c.collapsed()) or "none")
 if c.collapsed() == ("plain",):
     say("So what shrinks the outputs towards one point here is the **weight decay**: it pulls the "
         "plain network towards its trivial solution, and nothing in the loss pulls back. What the "

@@ -298,13 +298,15 @@ say("**Placement.** " + " ".join(
 say("**K, at each placement.** " + " ".join(
     f"At the {lab} boundaries, K = {kb_} {ci_text(v)} K = {ka}." for (lab, ka, kb_), v
     in pairs.items()))
-flip = {(ka, kb_) for (lab, ka, kb_), v in pairs.items() if lab == "default"
-        and v.verdict != pairs["searched", ka, kb_].verdict}
-say("So {what}", what=(
-    "the conclusion about $K$ depends on the placement: with the default boundaries the "
-    "comparison reads differently than with boundaries placed where the jumps are straightest. "
-    "A $K$ comparison is a comparison of placements too." if flip else
-    "the conclusion about $K$ is the same at both placements."))
+flip = [(ka, kb_) for (lab, ka, kb_), v in pairs.items() if lab == "default"
+        and v.verdict != pairs["searched", ka, kb_].verdict]
+if flip:
+    say("So the conclusion about $K$ depends on where the boundaries sit: " + "; ".join(
+        f"K = {kb_} {pairs['default', ka, kb_].verdict} K = {ka} at the default boundaries "
+        f"but {pairs['searched', ka, kb_].verdict} it at the searched ones" for ka, kb_ in flip)
+        + ". Read a $K$ comparison as a comparison of placements too.")
+else:
+    say("So the conclusion about $K$ is the same at both placements.")
 
 # %% [markdown]
 # ## 4.4 Explore: move K and the boundaries

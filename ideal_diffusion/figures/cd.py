@@ -26,9 +26,9 @@ def cd_student_vs_optimum():
 
 
 @register("cd_collapse",
-          "3. What about optimal solution? (trivial solution, boundary condition): "
-          "without the boundary condition the CD outputs shrink while the loss falls and "
-          "nothing ties them to the data; f(x, s_1) = x keeps the spread")
+          "3. What about optimal solution? (trivial solution, boundary condition): CD "
+          "with/without the boundary condition f(x, s_1) = x and with/without weight decay: "
+          "the spread of the student's outputs against the data's over training")
 def cd_collapse():
     return collapse.plot(collapse.run(collapse.Config()))
 

@@ -22,7 +22,7 @@ from .._cache import cached
 from . import student_vs_optimum
 from ._shared import C_STUDENT, heldout, train_student
 
-__all__ = ["RUNS", "Config", "Result", "plot", "run"]
+__all__ = ["LABELS", "RUNS", "Config", "Result", "plot", "run", "verdict"]
 
 #: run name -> (parameterisation, weight decay on?)
 RUNS = {"plain": ("plain", True), "bc": ("consistency", True),
