@@ -33,6 +33,7 @@
 # differ; the `check` lines hold in both modes.
 
 # %%
+import itertools
 import os
 from dataclasses import replace
 
@@ -48,7 +49,7 @@ from ideal_diffusion.distill.optima import (
     teacher_step,
 )
 from ideal_diffusion.distill.sampling import kjump_sample
-from ideal_diffusion.experiments import common, images, mbcd, students, summary
+from ideal_diffusion.experiments import boundaries, common, images, mbcd, students, summary
 from ideal_diffusion.experiments.cd import student_vs_optimum
 from ideal_diffusion.figures import notebook_style
 from ideal_diffusion.figures.notebook import check, explore, say
@@ -229,7 +230,6 @@ argmax = np.stack([den.posterior(x, at(s)).argmax(axis=1) for x, s in zip(states
 stays = np.cumprod(argmax == argmax[0], axis=0).astype(bool)  # decided from level 0 up to i
 decided = grid[stays.sum(axis=0) - 1]  # per noise: highest level of the final argmax run
 q25, q75 = np.percentile(decided, [25, 75])
-j_best = int(np.argmin(res.err))
 share = [float(res.jump_error[j][0] / res.err_to_oracle[j]) for j in range(len(res.Ks))]
 bottom = [float(res.boundaries[j][1]) if res.Ks[j] > 1 else float(grid[-1])
           for j in range(len(res.Ks))]
@@ -237,9 +237,10 @@ inside = [float(np.mean(decided <= top)) for top in bottom]
 say("**Reading the numbers.** The exact optimum is {eo:.2g} from the exact ODE for every $K$: "
     "splitting the interval changes nothing for a perfect student, whose $K$ jumps are the "
     "teacher's chain cut into pieces. The students, with the same budget "
-    "({te:,} teacher evaluations each), are {errs} from the exact ODE (K = {Ks}); the best "
-    "is K = {kb}. The **bottom jump** makes {most} of each student's error: alone (the other "
-    "jumps exact) it costs {shares} of the error of all jumps together.\n\n"
+    "({te:,} teacher evaluations each), are {errs} from the exact ODE (K = {Ks}; which $K$ "
+    "beats which, with its uncertainty, and how much that depends on where the boundaries "
+    "sit: section 4.3b). The **bottom jump** makes {most} of each student's error: alone (the "
+    "other jumps exact) it costs {shares} of the error of all jumps together.\n\n"
     "Why the bottom? It is the jump that ends at the data, so it must resolve the finest "
     "decisions: the closest data points are {sp:.2g} apart, and a point is told from its "
     "neighbour only once $\\sigma$ is comparable to their distance. Following the exact chain, "
@@ -249,10 +250,64 @@ say("**Reading the numbers.** The exact optimum is {eo:.2g} from the exact ODE f
     "segment shorter, so fewer decisions and less bending are left to one jump.",
     eo=float(res.err_oracle[0]), te=int(res.teacher_evals[0]),
     errs=", ".join(f"{e:.3g}" for e in res.err), Ks=", ".join(str(k) for k in res.Ks),
-    kb=int(res.Ks[j_best]), most="most" if min(share) > 0.5 else "a large part",
+    most="most" if min(share) > 0.5 else "a large part",
     shares=", ".join(f"{s:.0%}" for s in share), sp=min_spacing, q25=q25, q75=q75,
     bots=", ".join(f"{b:.3g}" for b in bottom), ins=", ".join(f"{f:.0%}" for f in inside))
 
+
+# %% [markdown]
+# ## 4.3b Where the boundaries sit decides the $K$ comparison
+#
+# `choose_boundaries` spreads the boundaries evenly in grid position; nothing says that is
+# where they help a student most. The exact optimum cannot choose for us: its $K$ jumps are the
+# full chain for every placement (Exercise 2). What changes with the placement is how far each
+# jump is from a straight one, i.e. how much a network must bend. `boundaries.run` scores every
+# placement of $K$ boundaries on the grid by its $K$ DDIM (Euler) jumps of the exact denoiser
+# against the exact optimum's $K$ jumps, on search noises that are **not** the reference
+# noises, then trains students at the best-scoring ("searched") and at the default placement
+# with the same budget as above, and compares them on the reference noises with a paired
+# bootstrap (the 95% interval of the median difference; "beats" only when it excludes 0).
+
+# %%
+BND = boundaries.Config(mb=replace(MB, Ks=tuple(k for k in MB.Ks if k > 1)))
+bnd = boundaries.run(BND)  # the default-placement students are those of 4.3 (cached)
+print(f"{'K':>2} {'placement':>9} {'boundaries':>32} {'DDIM score':>11} {'student err':>12}")
+for s_, d_, b_, sr in zip(bnd.searches, bnd.default, bnd.searched, bnd.score_ref):
+    for lab, r_, sc in (("default", d_, sr[0]), ("searched", b_, sr[1])):
+        print(f"{s_.K:2d} {lab:>9} {', '.join(f'{v:.3g}' for v in r_.boundaries):>32} "
+              f"{sc:11.4f} {r_.measure.err_median:12.4f}")
+boundaries.plot(bnd)
+plt.show()
+check("the searched placement, found on other noises, also scores lower on the reference "
+      "noises", all(sr[1] < sr[0] for sr in bnd.score_ref),
+      scores=[tuple(round(v, 4) for v in sr) for sr in bnd.score_ref])
+pairs = {}  # (placement, K_a, K_b) -> PairedComparison of K_b's errors against K_a's
+for lab, runs in (("default", bnd.default), ("searched", bnd.searched)):
+    for (ka, ra), (kb_, rb) in itertools.combinations(zip(bnd.Ks, runs), 2):
+        pairs[lab, ka, kb_] = paired_bootstrap(rb.measure.errors, ra.measure.errors,
+                                               rng=BND.search_seed)
+
+
+def ci_text(v):
+    return (f"**{v.verdict}** (median difference {v.diff:+.3g}, 95% CI [{v.lo:.3g}, "
+            f"{v.hi:.3g}], closer on {v.win_rate:.0%} of {v.n} noises)")
+
+
+say("**Placement.** " + " ".join(
+    f"With K = {k}, the student at the searched boundaries {ci_text(v)} the one at the "
+    "default boundaries." for k, v in zip(bnd.Ks, bnd.vs_default)))
+say("**K, at each placement.** " + " ".join(
+    f"At the {lab} boundaries, K = {kb_} {ci_text(v)} K = {ka}." for (lab, ka, kb_), v
+    in pairs.items()))
+flip = [(ka, kb_) for (lab, ka, kb_), v in pairs.items() if lab == "default"
+        and v.verdict != pairs["searched", ka, kb_].verdict]
+if flip:
+    say("So the conclusion about $K$ depends on where the boundaries sit: " + "; ".join(
+        f"K = {kb_} {pairs['default', ka, kb_].verdict} K = {ka} at the default boundaries "
+        f"but {pairs['searched', ka, kb_].verdict} it at the searched ones" for ka, kb_ in flip)
+        + ". Read a $K$ comparison as a comparison of placements too.")
+else:
+    say("So the conclusion about $K$ is the same at both placements.")
 
 # %% [markdown]
 # ## 4.4 Explore: move K and the boundaries
@@ -593,8 +648,15 @@ for i, e in scan.items():
 i_default = int(np.searchsorted(grid, choose_boundaries(grid, 2)[1]))
 say("The best second boundary is $b_1$ = {b:.3g} (2-step error {e:.3g}; the default "
     "`choose_boundaries` puts it at {bd:.3g}: {ed:.3g}). For the middle half of the noises the "
-    "data point is decided between $\\sigma$ = {q25:.2g} and {q75:.2g} (section 4.3).",
-    b=grid[i_best], e=scan[i_best], bd=grid[i_default], ed=scan[i_default], q25=q25, q75=q75)
+    "data point is decided between $\\sigma$ = {q25:.2g} and {q75:.2g} (section 4.3). This "
+    "scan uses the reference noises; section 4.3b makes the same search on other noises "
+    "(`boundaries.search`, every placement for K = {Ks}) and puts $b_1$ at {bs:.3g} for "
+    "K = 2. Trained there, the K = 2 student {v}.",
+    b=grid[i_best], e=scan[i_best], bd=grid[i_default], ed=scan[i_default], q25=q25, q75=q75,
+    Ks=", ".join(str(k) for k in bnd.Ks),
+    bs=(bnd.searched[bnd.Ks.index(2)].boundaries[1] if 2 in bnd.Ks else float("nan")),
+    v=(ci_text(bnd.vs_default[bnd.Ks.index(2)]) + " the default-placement one" if 2 in bnd.Ks
+       else "is not in this run (edit MB.Ks)"))
 
 # %% [markdown]
 # #### Exercise 2: the method error depends on the grid, not on $K$.

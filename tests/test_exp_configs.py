@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from ideal_diffusion import distill
 from ideal_diffusion.experiments import (
     animation,
+    boundaries,
     flow,
     images,
     kd,
@@ -41,8 +42,8 @@ from ideal_diffusion.experiments.cd import (
 )
 from ideal_diffusion.nn import TrainConfig
 
-EXPERIMENTS = [kd, mbcd, flow, progressive, images, animation, teachers, student_vs_optimum,
-               collapse, theorem1, multistep, trajectories]
+EXPERIMENTS = [kd, mbcd, boundaries, flow, progressive, images, animation, teachers,
+               student_vs_optimum, collapse, theorem1, multistep, trajectories]
 MOTIVATION = [motivation.two_delta_averaging, motivation.few_step_two_deltas,
               motivation.curved_trajectories, motivation.error_vs_steps,
               motivation.steps_comparison, motivation.image_denoiser_track,

@@ -38,7 +38,7 @@ from ..schedules import sampling_grid
 from ..solvers import nfe as count_nfe
 from ..solvers import sample
 from . import _checks as check
-from . import flow, kd, mbcd, progressive
+from . import boundaries, flow, kd, mbcd, progressive
 from ._cache import cached
 from .cd import student_vs_optimum
 from .common import DATASETS, SummaryRow, ideal_denoiser, measure, reference
@@ -49,7 +49,7 @@ __all__ = ["Config", "SummaryResult", "finish_rows", "plot", "run", "student_row
 
 SOLVER_LABEL = {"euler": "Euler", "heun": "Heun", "dpmpp_2m": "DPM-Solver++(2M)"}
 #: experiment modules that contribute 2-D rows: ``summary_rows(run(summary_config(data)))``
-ROW_MODULES = (kd, student_vs_optimum, mbcd, progressive, flow)
+ROW_MODULES = (kd, student_vs_optimum, mbcd, boundaries, progressive, flow)
 #: data sets whose student rows come from committed checkpoints (:data:`.students.CHECKPOINTED`)
 CHECKPOINT_DATA = ("digits", "digits_gmm")
 

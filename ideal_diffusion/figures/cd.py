@@ -1,9 +1,10 @@
 """Slide figures of consistency distillation (slides "Consistency Distillation. Main idea",
 "What about optimal solution?", "Sampling from CD", "Multiboundary CD", "Summary"): thin
-wrappers of :mod:`ideal_diffusion.experiments.cd` and :mod:`ideal_diffusion.experiments.mbcd`."""
+wrappers of :mod:`ideal_diffusion.experiments.cd`, :mod:`ideal_diffusion.experiments.mbcd` and
+:mod:`ideal_diffusion.experiments.boundaries`."""
 from __future__ import annotations
 
-from ideal_diffusion.experiments import mbcd
+from ideal_diffusion.experiments import boundaries, mbcd
 from ideal_diffusion.experiments.cd import (
     collapse,
     multistep,
@@ -25,9 +26,9 @@ def cd_student_vs_optimum():
 
 
 @register("cd_collapse",
-          "3. What about optimal solution? (trivial solution, boundary condition): "
-          "without the boundary condition the CD outputs shrink while the loss falls and "
-          "nothing ties them to the data; f(x, s_1) = x keeps the spread")
+          "3. What about optimal solution? (trivial solution, boundary condition): CD "
+          "with/without the boundary condition f(x, s_1) = x and with/without weight decay: "
+          "the spread of the student's outputs against the data's over training")
 def cd_collapse():
     return collapse.plot(collapse.run(collapse.Config()))
 
@@ -52,6 +53,14 @@ def cd_multistep():
           "exact optimum")
 def mbcd_vs_K():
     return mbcd.plot(mbcd.run(mbcd.Config()))
+
+
+@register("mbcd_boundaries",
+          "3. Multiboundary CD: where to put the boundaries: every placement scored by its "
+          "K DDIM jumps against the exact optimum, and students trained at the searched and "
+          "the default boundaries (the summary's MBCD budget), with paired CIs")
+def mbcd_boundaries():
+    return boundaries.plot(boundaries.run(boundaries.Config()))
 
 
 @register("cd_consistency_trajectories",

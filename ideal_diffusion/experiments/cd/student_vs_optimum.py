@@ -45,6 +45,9 @@ class Config:
     N : int -- levels of the ascending distillation grid ``distill_grid(N)``
     solver : {"euler", "heun"} -- the teacher's one-step solver
     K : int -- boundaries (:func:`~ideal_diffusion.distill.mbcd.choose_boundaries`); 1 is CD
+    boundary_positions : tuple of K ints, optional -- the boundaries' positions in the
+        ascending grid (0 first, strictly ascending, below N - 1) instead of
+        ``choose_boundaries`` (e.g. those of :mod:`..boundaries`' search); None: the default
     param : str -- output parameterisation (``"consistency"``, ``"jump_edm"``, ``"jump"``,
         ``"plain"``: no boundary condition)
     hidden, depth : MLP size
@@ -70,6 +73,7 @@ class Config:
     eval_seed: int = 101
     n_test: int = 400
     test_seed: int = 2024
+    boundary_positions: tuple | None = None
 
     def __post_init__(self):
         check.dataset(self, "data")
@@ -87,6 +91,19 @@ class Config:
         check.integer(self, "eval_seed", 0)
         check.integer(self, "n_test", 1)
         check.integer(self, "test_seed", 0)
+        if self.boundary_positions is not None:
+            p = self.boundary_positions
+            check.integers(self, "boundary_positions", 0, self.N - 2, min_len=self.K,
+                           max_len=self.K)
+            check.require(self, p[0] == 0 and all(a < b for a, b in zip(p, p[1:])),
+                          "boundary_positions", "strictly ascending grid positions from 0")
+
+    def boundaries(self, grid) -> np.ndarray:
+        """(K,) ascending boundaries on ``grid`` (ascending): ``boundary_positions`` or
+        ``choose_boundaries(grid, K)``."""
+        if self.boundary_positions is None:
+            return choose_boundaries(grid, self.K)
+        return np.asarray(grid)[list(self.boundary_positions)]
 
     @property
     def levels(self) -> tuple:
@@ -151,11 +168,13 @@ def run(cfg: Config = Config()) -> Result:
     """Train the student of ``cfg`` and measure it against its exact optimum."""
     data, den = common.dataset(cfg.data), common.ideal_denoiser(cfg.data)
     grid = distill_grid(cfg.N)
-    b = choose_boundaries(grid, cfg.K)
+    b = cfg.boundaries(grid)
     counter = CountingDenoiser(den)
     t0 = time.perf_counter()
     key = (cfg.data, cfg.N, cfg.solver, cfg.K, cfg.param, cfg.hidden, cfg.depth,
            cfg.weighting, cfg.train)  # everything that makes the student
+    if cfg.boundary_positions is not None:  # (appended only then: the default keys stand)
+        key += (("boundary_positions", cfg.boundary_positions),)
     res = persisted("cd", key, lambda: train_student(
         counter, data, grid, cfg.solver, b, cfg.train, param=cfg.param, hidden=cfg.hidden,
         depth=cfg.depth, weighting=cfg.weighting))
