@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from ..nn import TrainConfig
 
-__all__ = ["StudentLine", "budget", "label", "parse_student_lines", "student_line"]
+__all__ = ["StudentLine", "budget", "label", "parse_student_lines", "report", "student_line"]
 
 #: TrainConfig fields that change how a run is shown, never the trained network
 _DISPLAY = ("progress",)
@@ -112,3 +112,10 @@ def parse_student_lines(text: str) -> list:
     """Every :func:`student_line` in ``text``, as :class:`StudentLine` records, in order."""
     return [StudentLine(m["data"], m["label"], int(m["nfe"]), int(m["n"]), float(m["err"]),
                         float(m["basin"])) for m in _LINE.finditer(text)]
+
+
+def report(data: str, label: str, nfe: int, measurement) -> str:
+    """:func:`student_line` of a :class:`~.common.Measurement` (its ``errors`` give the number
+    of noises)."""
+    m = measurement
+    return student_line(data, label, nfe, len(m.errors), m.err_median, m.same_basin)
