@@ -81,7 +81,7 @@ def eval_levels(N: int) -> tuple:
 CD = student_vs_optimum.Config()  # the summary's CD student (its name: CD.label)
 CD = replace(CD, eval_levels=eval_levels(CD.N))
 if FAST:
-    CD = replace(CD, n_eval=200, n_test=200, train=CD.train.replace(steps=150))
+    CD = replace(CD, hidden=64, n_eval=200, n_test=200, train=CD.train.replace(steps=150))
 
 data, den = common.dataset(CD.data), common.ideal_denoiser(CD.data)
 grid = distill_grid(CD.N)  # ascending: grid[0] = t_1 = 0.002, grid[-1] = t_N = 80
