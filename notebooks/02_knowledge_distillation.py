@@ -43,7 +43,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from ideal_diffusion.distill.kd import collect_pairs, noisy_pairs, train_kd
-from ideal_diffusion.experiments import common, kd_data
+from ideal_diffusion.experiments import common, kd_data, names
 from ideal_diffusion.experiments import kd as kd_exp
 from ideal_diffusion.experiments.kd import teacher_sample
 from ideal_diffusion.figures import notebook_style
@@ -60,6 +60,8 @@ notebook_style()
 
 # The experiment of this notebook. Edit any field: data ("clusters" or "ring": 2-D sets),
 # the two teachers (solver_many/steps_many, solver_few/steps_few), n_pairs, the MLP, train.
+# The default is the summary table's KD (one student per name); a changed Config labels its
+# students with what differs (KD.label("many")).
 KD = kd_exp.Config()
 if FAST:
     KD = replace(KD, n_pairs=2048, n_test=200, train=KD.train.replace(steps=150))
@@ -221,6 +223,8 @@ say("Fed the same inputs, the two losses want different functions: the teacher m
 
 # %%
 r = kd_exp.run(KD)  # cached per Config: the same Config returns the same students
+for k in ("many", "few"):  # the students by name: the summary's rows, unless the label says
+    print(names.report(KD.data, KD.label(k), 1, r.measure[k]))
 fig = kd_exp.plot(r)
 plt.show()
 

@@ -53,7 +53,7 @@ from ideal_diffusion.distill.optima import (
     teacher_step,
 )
 from ideal_diffusion.distill.sampling import default_taus, multistep_sample
-from ideal_diffusion.experiments import common
+from ideal_diffusion.experiments import common, names
 from ideal_diffusion.experiments.cd import (
     collapse,
     heldout,
@@ -79,10 +79,10 @@ def eval_levels(N: int) -> tuple:
 
 
 # The student of this notebook: edit any field (data, N, solver, param, hidden, train, ...).
-CD = student_vs_optimum.Config()  # MLP 64 x 3, EMA target mu = 0.9, Heun teacher on 18 levels
+CD = student_vs_optimum.Config()  # the summary's CD student (its name: CD.label)
 CD = replace(CD, eval_levels=eval_levels(CD.N))
 if FAST:
-    CD = replace(CD, n_eval=200, n_test=200, train=CD.train.replace(steps=150))
+    CD = replace(CD, hidden=64, n_eval=200, n_test=200, train=CD.train.replace(steps=150))
 
 data, den = common.dataset(CD.data), common.ideal_denoiser(CD.data)
 grid = distill_grid(CD.N)  # ascending: grid[0] = t_1 = 0.002, grid[-1] = t_N = 80
@@ -104,6 +104,7 @@ print(f"student: {CD.param} parameterisation, MLP {CD.hidden} x {CD.depth}, {CD.
 
 # %%
 r = student_vs_optimum.run(CD)  # the student, its exact optimum, and their measurements
+print(names.report(CD.data, CD.label, 1, r.measure))  # the summary's row, unless labelled
 traj = trajectories.run(trajectories.Config(cd=CD))
 fig = trajectories.plot(traj)
 plt.show()

@@ -49,7 +49,7 @@ from ideal_diffusion.distill.optima import (
     teacher_step,
 )
 from ideal_diffusion.distill.sampling import kjump_sample
-from ideal_diffusion.experiments import boundaries, common, images, mbcd, students, summary
+from ideal_diffusion.experiments import boundaries, common, images, mbcd, names, students, summary
 from ideal_diffusion.experiments.cd import student_vs_optimum
 from ideal_diffusion.figures import notebook_style
 from ideal_diffusion.figures.notebook import check, explore, say
@@ -62,7 +62,7 @@ TRAIN_MISSING = not FAST  # train a digit student whose checkpoint is missing (m
 # %config InlineBackend.figure_format = 'png'
 notebook_style()  # the slide style of figures/, at 80 dpi inline
 
-# The students of this notebook: those of the summary table (MLP 128 x 3, 1600 steps), with
+# The students of this notebook: those of the summary table (printed below), with
 # K = 1 (plain CD), 2 and 4 boundaries. Edit it, e.g. replace(MB, Ks=(1, 2, 3, 6)).
 MB = replace(mbcd.SUMMARY, Ks=(1, 2, 4))
 if FAST:
@@ -200,6 +200,8 @@ say("**Reading the numbers.** The oracle reproduces the teacher's chain exactly;
 
 # %%
 res = mbcd.run(MB)
+for j, K in enumerate(res.Ks):  # the students by name: the summary's rows, unless labelled
+    print(names.report(DATA, MB.label(K), int(K), res.runs[j].measure))
 print(f"{'K':>2} {'NFE':>4} {'teacher evals':>14} {'student-exact':>14} {'oracle-exact':>13} "
       f"{'student-oracle':>15} {'same basin':>11}")
 for j, K in enumerate(res.Ks):
@@ -450,6 +452,7 @@ if img is not None:
     plt.show()
     ours, teacher = img.get(f"Ours, {IMG.K} steps"), img.samplers[0]
     opt = img.get(f"exact optimum, {IMG.K} jumps")
+    print(names.report(IMG.data, digit_spec(IMG.K, IMG.data).label, IMG.K, ours.quality))
     plain = [s for s in img.samplers if s.label.startswith("teacher") and s.nfe == IMG.K]
     best_plain = min(plain, key=lambda s: s.quality.err_median)
     vs = paired_bootstrap(ours.quality.errors, best_plain.quality.errors, rng=IMG.seed)

@@ -31,7 +31,7 @@ from ..nn import TrainConfig
 from ..schedules import SIGMA_MAX, sampling_grid
 from ..solvers import SOLVERS, nfe, sample
 from . import _checks as check
-from . import common
+from . import common, names
 from ._cache import cached
 from .students import persisted
 
@@ -66,7 +66,7 @@ class Config:
     hidden: int = 64
     depth: int = 3
     sigma_data: float = 0.5
-    train: TrainConfig = TrainConfig(steps=800, batch=256, lr=5e-3, warmup=100)
+    train: TrainConfig = TrainConfig(steps=1500, batch=256, lr=5e-3, warmup=100)
     n_test: int = 400
     test_seed: int = 2024
 
@@ -84,6 +84,27 @@ class Config:
         check.instance(self, "train", TrainConfig)
         check.integer(self, "n_test", 1)
         check.integer(self, "test_seed", 0)
+
+    def label(self, which: str = "many") -> str:
+        """The name of student ``which`` (``"many"``, ``"few"`` or ``"x0"``) in tables, figures
+        and notebooks, e.g. ``KD (Heun 50-step teacher)``; with the budget appended when the
+        student is made otherwise than the default's (:func:`.names.label`), e.g.
+        ``KD (Heun 50-step teacher), 150 steps``."""
+        if which not in STUDENTS:
+            raise ValueError(f"which must be one of {STUDENTS}, got {which!r}")
+        if which == "x0":
+            name = "x0-regression student (diffusion loss)"
+        else:
+            solver, steps = ((self.solver_many, self.steps_many) if which == "many"
+                             else (self.solver_few, self.steps_few))
+            name = f"KD ({solver.capitalize()} {steps}-step teacher)"
+        # the teachers are in the name (or, for the other student, do not make this one)
+        ref = replace(Config(), **{f: getattr(self, f) for f in _TEACHERS})
+        return names.label(name, self, ref, ignore=("data", "n_test", "test_seed"))
+
+
+#: the teacher fields: named in a KD student's name, never part of its budget
+_TEACHERS = ("solver_many", "steps_many", "solver_few", "steps_few")
 
 
 def teacher_sample(data: str, x_T, solver: str, steps: int) -> np.ndarray:
@@ -212,7 +233,8 @@ def plot(result: Result, ax=None, n_show: int = 400):
                  r"$\to$ the average $D(x_T, \sigma{=}80)$")
     _legend_below(a1)
     _data_axes(a2, data)
-    a2.scatter(*kd.T, s=12, c=colors, alpha=0.7, label=r"KD student $f_\phi(x_T, 80)$")
+    a2.scatter(*kd.T, s=12, c=colors, alpha=0.7,
+               label=f"{r.config.label('many')}: " r"$f_\phi(x_T, 80)$")
     c = r.config
     a2.set_title(f"KD: regress $x_T$ onto the teacher's sample\n"
                  f"({c.solver_many.capitalize()}, {c.steps_many} steps) $\\to$ near a data point")
@@ -296,8 +318,9 @@ def plot_inherits_error(result: Result, ax=None):
     return fig
 
 
-#: the KD students of the summary table: trained longer than the figures' default
-SUMMARY = Config(train=TrainConfig(steps=1500, batch=256, lr=5e-3, warmup=100))
+#: the KD students of the summary table: the default Config's, the same students as the figures
+#: and notebook 02 show (one student per name, :mod:`.names`)
+SUMMARY = Config()
 
 
 def summary_config(data: str = "clusters") -> Config:
@@ -317,10 +340,9 @@ def summary_rows(result: Result) -> list:
     data = cfg.data
     t = cfg.train
     rows = []
-    for k, solver, steps in (("many", cfg.solver_many, cfg.steps_many),
-                             ("few", cfg.solver_few, cfg.steps_few)):
+    for k, steps in (("many", cfg.steps_many), ("few", cfg.steps_few)):
         rows.append(common.SummaryRow(
-            data, f"KD ({solver.capitalize()} {steps}-step teacher)", 1, r.teacher_evals[k],
+            data, cfg.label(k), 1, r.teacher_evals[k],
             r.measure[k].err_median, r.measure_teacher[k].err_median, r.err_to_optimum[k],
             r.measure[k].same_basin,
             f"optimum: the teacher's {steps}-step map ({r.nfe_teacher[k]} evals/sample); "

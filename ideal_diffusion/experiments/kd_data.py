@@ -22,7 +22,7 @@ from ..metrics import paired_bootstrap
 from ..nn import TrainConfig
 from ..schedules import SIGMA_MAX, sampling_grid
 from ..solvers import SOLVERS, sample
-from . import common
+from . import common, kd
 from ._cache import cached
 
 __all__ = ["Config", "Result", "plot", "run"]
@@ -55,7 +55,7 @@ class Config:
     pair_seed: int = 0
     nets: tuple = ((16, 2), (64, 3))
     sigma_data: float = 0.5
-    train: TrainConfig = TrainConfig(steps=800, batch=256, lr=5e-3, warmup=100)
+    train: TrainConfig = kd.Config().train  # the KD students' (one student per name)
     n_test: int = 400
     test_seed: int = 2024
     n_boot: int = 2000

@@ -74,10 +74,11 @@ def plot(result: Result, ax=None):
     fig = a1.figure
     r = result
     st = r.steps
-    a1.semilogy(st, r.err["student"], "o-", c=C_STUDENT, label="trained student: vs exact ODE")
+    who = f"trained {r.config.cd.label}"
+    a1.semilogy(st, r.err["student"], "o-", c=C_STUDENT, label=f"{who}: vs exact ODE")
     a1.semilogy(st, r.err["oracle"], "s--", c=C_ORACLE, label="exact CD optimum: vs exact ODE")
     a1.semilogy(st, r.dist_to_data["student"], "o:", c=C_STUDENT, alpha=0.6,
-                label="trained student: to nearest data point")
+                label=f"{who}: to nearest data point")
     a1.semilogy(st, r.dist_to_data["oracle"], "s:", c=C_ORACLE, alpha=0.6,
                 label="exact CD optimum: to nearest data point")
     a1.set_xticks(st)
@@ -85,7 +86,7 @@ def plot(result: Result, ax=None):
     a1.set_ylabel(r"median distance (state at $\sigma_{min}$)")
     a1.set_title("Re-noising sharpens the sample\nbut departs from the ODE map of $x_T$")
     a1.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
-    a2.plot(st, r.same_basin["student"], "o-", c=C_STUDENT, label="student")
+    a2.plot(st, r.same_basin["student"], "o-", c=C_STUDENT, label=who)
     a2.plot(st, r.same_basin["oracle"], "s--", c=C_ORACLE, label="exact CD optimum")
     a2.set_ylim(0, 1.05)
     a2.set_xticks(st)

@@ -27,7 +27,7 @@ from ...distill.optima import (
 from ...distill.sampling import kjump_sample
 from ...nn import TrainConfig
 from .. import _checks as check
-from .. import common
+from .. import common, names
 from .._cache import cached
 from ..students import persisted
 from ._shared import C_AVG, C_CT, C_STUDENT, heldout, train_student
@@ -64,10 +64,10 @@ class Config:
     solver: str = "heun"
     K: int = 1
     param: str = "consistency"
-    hidden: int = 64
+    hidden: int = 128
     depth: int = 3
     weighting: str = "cout"
-    train: TrainConfig = TrainConfig(steps=1000, batch=128, lr=3e-3, warmup=100, ema=0.9)
+    train: TrainConfig = TrainConfig(steps=1600, batch=128, lr=3e-3, warmup=100, ema=0.9)
     eval_levels: tuple | None = None
     n_eval: int = 500
     eval_seed: int = 101
@@ -106,11 +106,27 @@ class Config:
         return np.asarray(grid)[list(self.boundary_positions)]
 
     @property
+    def label(self) -> str:
+        """The student's name in tables, figures and notebooks: ``CD (1 step)`` or
+        ``MBCD (K=<K>)``, with the budget appended when it is made otherwise than the default
+        student of that K (:func:`.names.label`; K > 1: the default with ``param`` =
+        :data:`MBCD_PARAM`), e.g. ``CD (1 step), 150 steps``."""
+        name = "CD (1 step)" if self.K == 1 else f"MBCD (K={self.K})"
+        ref = replace(Config(), K=self.K, param="consistency" if self.K == 1 else MBCD_PARAM)
+        return names.label(name, self, ref, ignore=("data",) + _MEASURE)
+
+    @property
     def levels(self) -> tuple:
         """The grid positions of the comparison (``eval_levels``, or six spread over the grid)."""
         if self.eval_levels is not None:
             return tuple(self.eval_levels)
         return tuple(int(i) for i in np.unique(np.round(np.linspace(2, self.N - 1, 6))))
+
+
+#: the output parameterisation of the default multi-boundary (K > 1) students
+MBCD_PARAM = "jump_edm"
+#: fields that measure a student, not make it
+_MEASURE = ("eval_levels", "n_eval", "eval_seed", "n_test", "test_seed")
 
 
 @dataclass(frozen=True, eq=False)
@@ -216,7 +232,7 @@ def plot(result: Result, ax=None):
     fig = a1.figure
     r = result
     s = r.level_sigma
-    a1.loglog(s, r.err_student, "o-", c=C_STUDENT, label=r"trained CD student $f_\phi$")
+    a1.loglog(s, r.err_student, "o-", c=C_STUDENT, label=f"trained {r.config.label}: " r"$f_\phi$")
     a1.loglog(s, r.err_average, "s--", c=C_AVG,
               label=r"diffusion optimum $D(x, \sigma)$ (an average)")
     ct = np.where(r.err_ct > 1e-3, r.err_ct, np.nan)
@@ -250,9 +266,9 @@ def plot(result: Result, ax=None):
 # ----------------------------------------------------------------------------- summary
 
 
-#: the CD student of the summary table: wider and trained longer than the figures' default
-SUMMARY = Config(hidden=128, train=TrainConfig(steps=1600, batch=128, lr=3e-3, warmup=100,
-                                               ema=0.9))
+#: the CD student of the summary table: the default Config's, the same student as the figures
+#: and notebooks 03 and 04 show (one student per name, :mod:`..names`)
+SUMMARY = Config()
 
 
 def summary_config(data: str = "clusters") -> Config:
@@ -272,7 +288,7 @@ def summary_rows(result: Result) -> list:
     cfg = r.config
     t = cfg.train
     return [common.SummaryRow(
-        cfg.data, "CD (1 step)", 1, r.teacher_evals, r.measure.err_median,
+        cfg.data, cfg.label, 1, r.teacher_evals, r.measure.err_median,
         r.measure_oracle.err_median, r.err_to_oracle, r.measure.same_basin,
         f"MLP {cfg.hidden}x{cfg.depth} ({cfg.param}), {t.steps} steps x batch {t.batch}, "
         f"mu {t.ema}; N={cfg.N} {cfg.solver} grid; {cfg.n_test} noises",
