@@ -256,7 +256,6 @@ say("**Reading the numbers.** The exact optimum is {eo:.2g} from the exact ODE f
     shares=", ".join(f"{s:.0%}" for s in share), sp=min_spacing, q25=q25, q75=q75,
     bots=", ".join(f"{b:.3g}" for b in bottom), ins=", ".join(f"{f:.0%}" for f in inside))
 
-
 # %% [markdown]
 # ## 4.3b Where the boundaries sit decides the $K$ comparison
 #
@@ -310,6 +309,7 @@ if flip:
         + ". Read a $K$ comparison as a comparison of placements too.")
 else:
     say("So the conclusion about $K$ is the same at both placements.")
+
 
 # %% [markdown]
 # ## 4.4 Explore: move K and the boundaries
@@ -538,7 +538,6 @@ fig = summary.plot(summ)
 for ax in fig.axes:  # few-step Heun blows up (see below): keep the other rows readable
     ax.set_ylim(1e-4, 20)
 plt.show()
-
 
 # %% [markdown]
 # **How to read it.** For one sample, |student - exact ODE| is at most |student - optimum| +
