@@ -335,6 +335,7 @@ def play(anim, dpi: float | None = None, gif: str | Path | None = None) -> None:
         display(Markdown(f"![the film, as a GIF (run the cell for the controls)]"
                          f"({Path(gif).as_posix()})"))
         plt.close(anim._fig)
+        anim._draw_was_started = True  # not rendered on purpose: no "deleted without" warning
         return
     with plt.rc_context({} if dpi is None else {"savefig.dpi": dpi}):
         html = anim.to_jshtml()

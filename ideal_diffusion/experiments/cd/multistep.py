@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from ...distill.sampling import default_taus, multistep_sample
+from ...metrics import nearest_point
 from .. import _checks as check
 from .. import common
 from .._cache import cached
@@ -35,7 +36,9 @@ class Config:
 class Result:
     """``steps`` (S,); per ``who`` in ("student", "oracle"): ``err`` (S,) median distance to
     the exact ODE state at sigma_min, ``same_basin`` (S,), ``dist_to_data`` (S,);
-    ``err_to_oracle`` (S,) median |student sample - oracle sample| (same noise and draws)."""
+    ``err_to_oracle`` (S,) median |student sample - oracle sample| (same noise and draws);
+    ``dist_rows`` per ``who``: (S, n) distance of each sample to its nearest training point (for
+    paired comparisons between step counts)."""
 
     config: Config
     steps: np.ndarray
@@ -43,6 +46,7 @@ class Result:
     same_basin: dict
     dist_to_data: dict
     err_to_oracle: np.ndarray
+    dist_rows: dict = None
 
 
 @cached
@@ -51,7 +55,7 @@ def run(cfg: Config = Config()) -> Result:
     ref = common.reference(cfg.cd.data, cfg.cd.n_test, cfg.cd.test_seed)
     steps = np.arange(1, cfg.max_steps + 1)
     fs = {"student": r.student, "oracle": r.oracle}
-    err, basin, dist = ({w: [] for w in fs} for _ in range(3))
+    err, basin, dist, rows = ({w: [] for w in fs} for _ in range(4))
     to_orc = []
     for k in steps:
         taus = default_taus(r.grid, int(k))
@@ -61,10 +65,12 @@ def run(cfg: Config = Config()) -> Result:
             err[w].append(m.err_median)
             basin[w].append(m.same_basin)
             dist[w].append(m.dist_to_data_median)
+            rows[w].append(nearest_point(common.training_points(cfg.cd.data), x[w])[1])
         to_orc.append(np.median(np.linalg.norm(x["student"] - x["oracle"], axis=1)))
     arr = lambda d: {w: np.array(v) for w, v in d.items()}  # noqa: E731
     return Result(config=cfg, steps=steps, err=arr(err), same_basin=arr(basin),
-                  dist_to_data=arr(dist), err_to_oracle=np.array(to_orc))
+                  dist_to_data=arr(dist), err_to_oracle=np.array(to_orc),
+                  dist_rows=arr(rows))
 
 
 def plot(result: Result, ax=None):
