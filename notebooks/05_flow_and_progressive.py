@@ -305,8 +305,10 @@ rows = sorted(rows, key=lambda r: (r.nfe, r.method))
 print(f"{'NFE':>3}  {'method':58s} {'teacher evals':>13} {'err':>7} {'optimum':>8} "
       f"{'to opt.':>8}")
 for r in rows:
+    subset = (f"  (optimum columns: first {r.n_optimum_noises} noises)"
+              if r.n_optimum_noises and r.n_optimum_noises != r.n_noises else "")
     print(f"{r.nfe:3d}  {r.method[:58]:58s} {r.teacher_evals:13,d} {r.err_median:7.4f} "
-          f"{fmt(r.err_optimum_median):>8} {fmt(r.err_to_optimum_median):>8}")
+          f"{fmt(r.err_optimum_median):>8} {fmt(r.err_to_optimum_median):>8}{subset}")
 for nfe in sorted({r.nfe for r in rows}):
     at = sorted((r for r in rows if r.nfe == nfe and r.err_to_optimum_median is not None),
                 key=lambda r: r.err_median)
