@@ -8,7 +8,9 @@
   :func:`multistep_sample`;
 * flow matching and rectified flow: :func:`fm_velocity`, :func:`rectified_velocity`,
   :func:`train_reflow`; progressive distillation: :func:`train_progressive`, :class:`PDOracle`;
-* the diffusion (denoiser) student: :func:`train_denoiser_student`.
+* the diffusion (denoiser) student: :func:`train_denoiser_student`;
+* saving a trained student: ``result.to_record()``, :func:`save_record`, :func:`load_record`,
+  :func:`result_from_record` (the network, its EMA target, the loss history, the settings).
 
 Grids: :func:`distill_grid` is ascending, s_1 = sigma_min < ... < s_N = sigma_max.
 """
@@ -26,11 +28,13 @@ from .optima import (
     teacher_step,
 )
 from .progressive import PDOracle, train_progressive
+from .records import StudentRecord, load_record, result_from_record, save_record
 from .reflow import rectified_velocity, train_reflow
 from .sampling import kjump_sample, multistep_sample
 
 __all__ = [
     "CDResult", "ConsistencyOracle", "DenoiserStudent", "KDPairs", "KDResult", "PDOracle",
+    "StudentRecord", "load_record", "result_from_record", "save_record",
     "choose_boundaries", "collect_pairs", "consistency_optimum", "distill_grid", "fm_velocity",
     "kjump_sample", "multistep_sample", "rectified_velocity", "teacher_chain", "teacher_map",
     "teacher_step", "train_cd", "train_denoiser_student", "train_kd", "train_mbcd",

@@ -30,6 +30,7 @@ With ``boundaries=None`` this is plain CD; with K boundaries it is multi-boundar
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 
@@ -49,6 +50,7 @@ from ..nn import (
     make_net,
 )
 from ..schedules import SIGMA_MIN
+from ._record import StudentRecord
 from .optima import Grid, check_boundaries, grid_index, lower_boundary, teacher_step
 
 __all__ = ["CDResult", "JumpEDMParam", "cd_batch", "cd_loss", "cd_step_grad", "cd_weights",
@@ -280,6 +282,26 @@ class CDResult:
                 boundary = given
         with blas_threads(1):
             return self.model(x, s, boundary)
+
+    def to_record(self) -> StudentRecord:
+        """Everything needed to resume or evaluate this student (:mod:`.records`)."""
+        return StudentRecord(
+            kind="cd", model=self.model,
+            arrays={"target_theta": self.target_theta, "history": self.history,
+                    "grid": self.grid, "boundaries": self.boundaries},
+            meta={"solver": self.solver, "teacher_evals": int(self.teacher_evals),
+                  "train": dataclasses.asdict(self.train), "param": self.param,
+                  "hidden": int(self.hidden), "depth": int(self.depth),
+                  "weighting": self.weighting})
+
+    @classmethod
+    def from_record(cls, record: StudentRecord) -> CDResult:
+        """The student :meth:`to_record` recorded (the same bits)."""
+        a, m = record.arrays, record.meta
+        return cls(record.model, a["target_theta"], a["history"], a["grid"], a["boundaries"],
+                   m["solver"], int(m["teacher_evals"]), train=TrainConfig(**m["train"]),
+                   param=m["param"], hidden=int(m["hidden"]), depth=int(m["depth"]),
+                   weighting=m["weighting"])
 
     @property
     def config(self) -> dict:

@@ -22,6 +22,7 @@ measures it, and :func:`collect_pairs` checks the count against that formula.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,6 +32,7 @@ from ..data import as_rng
 from ..nn import EDMPrecond, Model, Optimiser, TrainConfig, blas_threads, fit, make_net
 from ..schedules import SIGMA_MAX
 from ..solvers import nfe, sample
+from ._record import StudentRecord
 
 __all__ = ["CountingDenoiser", "KDPairs", "KDResult", "collect_pairs", "noisy_pairs",
            "regression_pairs", "train_kd"]
@@ -187,6 +189,26 @@ class KDResult:
     depth: int = 3
     n_pairs: int = 0
     solver: str | None = None
+
+    def to_record(self) -> StudentRecord:
+        """Everything needed to resume or evaluate this student (:mod:`.records`)."""
+        return StudentRecord(
+            kind="kd", model=self.model, arrays={"history": self.history},
+            meta={"sigma_max": float(self.sigma_max), "pairs_kind": self.kind,
+                  "teacher_evals": int(self.teacher_evals),
+                  "nfe_per_sample": int(self.nfe_per_sample),
+                  "train": dataclasses.asdict(self.train), "hidden": int(self.hidden),
+                  "depth": int(self.depth), "n_pairs": int(self.n_pairs),
+                  "solver": self.solver})
+
+    @classmethod
+    def from_record(cls, record: StudentRecord) -> KDResult:
+        """The student :meth:`to_record` recorded (the same bits)."""
+        m = record.meta
+        return cls(record.model, record.arrays["history"], float(m["sigma_max"]),
+                   m["pairs_kind"], int(m["teacher_evals"]), int(m["nfe_per_sample"]),
+                   train=TrainConfig(**m["train"]), hidden=int(m["hidden"]),
+                   depth=int(m["depth"]), n_pairs=int(m["n_pairs"]), solver=m["solver"])
 
     @property
     def config(self) -> dict:

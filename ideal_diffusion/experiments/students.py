@@ -23,8 +23,9 @@ from ..distill.cd import CDResult, train_cd
 from ..distill.kd import KDResult, collect_pairs, train_kd
 from ..distill.mbcd import choose_boundaries
 from ..distill.optima import distill_grid
-from ..nn import NET_DEFAULTS, TrainConfig, load_checkpoint, save_checkpoint
-from ..schedules import SIGMA_MAX, sampling_grid
+from ..distill.records import load_record, result_from_record, save_record
+from ..nn import NET_DEFAULTS, TrainConfig
+from ..schedules import sampling_grid
 from .common import DATASETS, dataset, ideal_denoiser, noise
 
 __all__ = ["AUTO_DIR", "CHECKPOINTED", "CHECKPOINT_DIR", "SAVE_ENV", "StaleCheckpoint",
@@ -123,18 +124,26 @@ def train_student(spec: StudentSpec) -> CDResult | KDResult:
 
 
 def save_student(spec: StudentSpec, res, path=None) -> Path:
-    """Write ``res`` (trained from ``spec``) with its spec, atomically."""
+    """Write ``res`` (trained from ``spec``) as a student record with its spec, atomically."""
     path = spec.path if path is None else Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    extra = dict(spec=spec.to_json(), teacher_evals=int(res.teacher_evals),
-                 final_loss=float(np.mean(res.history[-100:])))
+    return save_record(path, res.to_record(), spec=spec.to_json())
+
+
+def _load(path):
+    """A stored student and its identity fields: the one loader of both stores (CD results
+    get their grid snapped onto this machine's :func:`distill_grid`, see
+    :func:`canonical_grid`)."""
+    record, extra = load_record(path)
+    res = result_from_record(record)
     if isinstance(res, CDResult):
-        extra.update(grid=res.grid.tolist(), boundaries=res.boundaries.tolist())
-    return save_checkpoint(path, res.model, seed=int(spec.train.seed), **extra)
+        res.grid, res.boundaries = _grid_and_boundaries(
+            {"grid": res.grid, "boundaries": res.boundaries})
+    return res, extra
 
 
 def load_student(spec: StudentSpec, path=None):
-    """Load the committed student of ``spec``.
+    """Load the committed student of ``spec`` (its EMA target and loss history included).
 
     Raises
     ------
@@ -142,28 +151,23 @@ def load_student(spec: StudentSpec, path=None):
         If there is no checkpoint (``python -m ideal_diffusion retrain`` makes it).
     StaleCheckpoint (a ValueError)
         If the checkpoint was made from another spec (display switches such as
-        ``TrainConfig.progress`` aside) or with other network defaults.
+        ``TrainConfig.progress`` aside), with other network defaults, or holds no student
+        record (an older format).
     """
     path = spec.path if path is None else Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing: run 'python -m ideal_diffusion retrain'")
-    model, cfg = load_checkpoint(path)
-    extra = cfg.get("extra", {})
+    try:
+        res, extra = _load(path)
+    except ValueError as err:
+        raise StaleCheckpoint(f"{err}; run 'python -m ideal_diffusion retrain'") from err
     stored = extra.get("spec")
     if (not isinstance(stored, dict)
             or _without_display(StudentSpec.from_json(stored)) != _without_display(spec)
-            or not _default_architecture_matches(model)):
+            or not _default_architecture_matches(res.model)):
         raise StaleCheckpoint(f"{path} was made from another spec or network; run "
                               "'python -m ideal_diffusion retrain' to remake it")
-    history = np.array([extra["final_loss"]])
-    if spec.method == "kd":
-        return KDResult(model, history, SIGMA_MAX, "teacher", int(extra["teacher_evals"]),
-                        2 * spec.teacher_steps if spec.solver == "heun" else spec.teacher_steps,
-                        train=spec.train, hidden=spec.hidden, depth=spec.depth,
-                        n_pairs=spec.n_pairs, solver=spec.solver)
-    return CDResult(model, model.net.theta.copy(), history, *_grid_and_boundaries(extra),
-                    spec.solver, int(extra["teacher_evals"]),
-                    train=spec.train, param=spec.param, hidden=spec.hidden, depth=spec.depth)
+    return res
 
 
 class StaleCheckpoint(ValueError):
@@ -253,19 +257,6 @@ AUTO_DIR = CHECKPOINT_DIR / "auto"
 SAVE_ENV = "IDEAL_DIFFUSION_SAVE_STUDENTS"
 
 
-def _extras(res) -> dict:
-    # no wall-clock time: a retrain must give the same bytes
-    common = dict(history=[float(v) for v in res.history], teacher_evals=int(res.teacher_evals),
-                  train=dataclasses.asdict(res.train), hidden=int(res.hidden),
-                  depth=int(res.depth))
-    if isinstance(res, CDResult):
-        return dict(common, kind="cd", grid=res.grid.tolist(), boundaries=res.boundaries.tolist(),
-                    solver=res.solver, param=res.param, weighting=res.weighting)
-    return dict(common, kind="kd", sigma_max=float(res.sigma_max), pairs_kind=res.kind,
-                nfe_per_sample=int(res.nfe_per_sample), n_pairs=int(res.n_pairs),
-                solver=res.solver)
-
-
 def canonical_grid(stored) -> np.ndarray:
     """A stored ascending grid, replaced by this machine's ``distill_grid(N)`` when the two agree
     to 1e-12 relative (numpy's vectorised ``**`` may round a level differently by one ulp
@@ -288,20 +279,6 @@ def canonical_boundaries(stored, grid) -> np.ndarray:
 def _grid_and_boundaries(e: dict):
     g = canonical_grid(e["grid"])
     return g, canonical_boundaries(e["boundaries"], g)
-
-
-def _rebuild(model, e: dict):
-    train = TrainConfig(**e["train"])
-    history = np.asarray(e["history"], dtype=np.float64)
-    if e["kind"] == "cd":
-        return CDResult(model, model.net.theta.copy(), history, *_grid_and_boundaries(e),
-                        e["solver"], e["teacher_evals"],
-                        train=train, param=e["param"], hidden=e["hidden"], depth=e["depth"],
-                        weighting=e["weighting"])
-    return KDResult(model, history, e["sigma_max"], e["pairs_kind"], e["teacher_evals"],
-                    e["nfe_per_sample"], train=train,
-                    hidden=e["hidden"], depth=e["depth"], n_pairs=e["n_pairs"],
-                    solver=e["solver"])
 
 
 #: TrainConfig fields that only change what is displayed, never the trained bits
@@ -345,21 +322,25 @@ def persisted(kind: str, key, train_fn):
         a changed knob never loads a stale student
     train_fn : callable ``() -> CDResult | KDResult`` training it (deterministic)
 
-    The checkpoint ``ideal_diffusion/checkpoints/auto/<kind>-<digest>.npz`` holds the online
-    network, the loss history and the result's fields; a loaded student gives the same bits
-    as a freshly trained one. Students are saved only when ``IDEAL_DIFFUSION_SAVE_STUDENTS=1``
+    The checkpoint ``ideal_diffusion/checkpoints/auto/<kind>-<digest>.npz`` holds the student
+    record (:mod:`ideal_diffusion.distill.records`: the online network, the EMA target, the
+    loss history and the result's fields); a loaded student gives the same bits as a freshly
+    trained one. Students are saved only when ``IDEAL_DIFFUSION_SAVE_STUDENTS=1``
     (``python -m ideal_diffusion retrain`` sets it), so an experiment never writes into the
     package by itself.
     """
     text = key_text(key)
     path = AUTO_DIR / f"{kind}-{hashlib.sha256(text.encode()).hexdigest()[:16]}.npz"
     if path.exists():
-        model, cfg = load_checkpoint(path)
-        extra = cfg.get("extra", {})
-        if extra.get("key") == text and _default_architecture_matches(model):
-            return _rebuild(model, extra)
+        try:
+            res, extra = _load(path)
+        except ValueError:  # an older format: retrained below
+            res, extra = None, {}
+        if res is not None and extra.get("key") == text \
+                and _default_architecture_matches(res.model):
+            return res
     res = train_fn()
     if os.environ.get(SAVE_ENV) == "1":
         AUTO_DIR.mkdir(parents=True, exist_ok=True)
-        save_checkpoint(path, res.model, seed=int(res.train.seed), key=text, **_extras(res))
+        save_record(path, res.to_record(), key=text)
     return res

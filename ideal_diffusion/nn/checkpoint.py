@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import stat
 import tempfile
 import zipfile
@@ -54,7 +55,7 @@ def _write_npz(fileobj, arrays: dict) -> None:
     np.savez(fileobj, **arrays)
 
 
-def save_checkpoint(path, model, **config_extra) -> Path:
+def save_checkpoint(path, model, arrays=None, **config_extra) -> Path:
     """Save ``model`` (a :class:`~.param.Model`) to ``path`` (``.npz``), atomically.
 
     Parameters
@@ -63,6 +64,10 @@ def save_checkpoint(path, model, **config_extra) -> Path:
         Destination; ``.npz`` is appended if missing. Its directory must exist.
     model : Model
         With finite parameters.
+    arrays : dict of str -> float64 array, optional
+        Further named arrays kept beside the parameters (e.g. an EMA target ``theta`` and a
+        loss ``history``): finite, names of letters, digits and underscores. Their shapes
+        are recorded in the config and checked on load like the parameters'.
     **config_extra
         JSON-serialisable extra fields (e.g. ``seed=0, steps=3000, lr=2e-3``). A ``seed``
         entry is also recorded as the top-level ``training_seed``.
@@ -81,6 +86,7 @@ def save_checkpoint(path, model, **config_extra) -> Path:
         raise ValueError(f"model must be an ideal_diffusion.nn.Model, got {type(model).__name__}")
     if not np.all(np.isfinite(model.net.theta)):
         raise ValueError("model parameters must be finite (they have NaN or infinite entries)")
+    arrays = _check_arrays(arrays)
     config = {
         "format": FORMAT,
         "architecture": model.net.config,
@@ -88,20 +94,23 @@ def save_checkpoint(path, model, **config_extra) -> Path:
         "training_seed": config_extra.get("seed"),
         "extra": config_extra,
     }
+    if arrays:
+        config["arrays"] = {k: list(v.shape) for k, v in arrays.items()}
     try:
         text = json.dumps(config, sort_keys=True, allow_nan=False)
     except (TypeError, ValueError) as err:
         raise ValueError(f"config_extra must be JSON-serialisable (finite numbers): {err}") from err
-    arrays = {"config": np.array(text)}
-    arrays.update({f"param/{name}": np.ascontiguousarray(arr)
-                   for name, arr in model.net.params.items()})
+    members = {"config": np.array(text)}
+    members.update({f"param/{name}": np.ascontiguousarray(arr)
+                    for name, arr in model.net.params.items()})
+    members.update({f"array/{name}": arr for name, arr in arrays.items()})
     path = Path(path)
     if path.suffix != ".npz":
         path = path.with_name(path.name + ".npz")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            _write_npz(fh, arrays)
+            _write_npz(fh, members)
             fh.flush()
             os.fsync(fh.fileno())
         umask = os.umask(0)
@@ -125,6 +134,44 @@ def save_checkpoint(path, model, **config_extra) -> Path:
     finally:
         os.close(dfd)
     return path
+
+
+_ARRAY_NAME = re.compile(r"[A-Za-z0-9_]{1,64}")
+
+
+def _check_arrays(arrays) -> dict:
+    """The named extra arrays of :func:`save_checkpoint`, as contiguous finite float64."""
+    if arrays is None:
+        return {}
+    if not isinstance(arrays, dict):
+        raise ValueError(f"arrays must be a dict of name -> array, got {type(arrays).__name__}")
+    out = {}
+    for name, arr in arrays.items():
+        if not isinstance(name, str) or not _ARRAY_NAME.fullmatch(name):
+            raise ValueError(f"array names must be 1-64 letters, digits or underscores, got "
+                             f"{name!r}")
+        a = np.ascontiguousarray(np.asarray(arr, dtype=np.float64))
+        if not np.all(np.isfinite(a)):
+            raise ValueError(f"array {name!r} must be finite")
+        out[name] = a
+    return out
+
+
+def _expected_arrays(path, spec) -> dict:
+    """Members and (shape, dtype) of the extra arrays a config announces."""
+    if spec is None:
+        return {}
+    if not isinstance(spec, dict) or len(spec) > 64:
+        raise ValueError(f"{path}: config 'arrays' must be an object of at most 64 entries")
+    out = {}
+    for name, shape in spec.items():
+        if not _ARRAY_NAME.fullmatch(name) or not isinstance(shape, list) or len(shape) > 4 \
+                or not all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n < 2 ** 31
+                           for n in shape):
+            raise ValueError(f"{path}: config 'arrays' entry {name!r}: {shape!r} is not a "
+                             "name and a shape")
+        out[f"array/{name}.npy"] = (tuple(shape), np.dtype(np.float64))
+    return out
 
 
 def _expected_shapes(arch: dict) -> dict:
@@ -212,8 +259,11 @@ def _read_array(zf, info, path):
                          f"{type(err).__name__}: {err}") from err
 
 
-def load_checkpoint(path):
+def load_checkpoint(path, arrays: bool = False):
     """Load a checkpoint written by :func:`save_checkpoint`, checking everything first.
+
+    Returns ``(model, config)``, or ``(model, config, named_arrays)`` with ``arrays=True``
+    (the dict of the extra arrays saved with it; empty for a file that has none).
 
     Returns
     -------
@@ -257,7 +307,8 @@ def load_checkpoint(path):
         if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
             raise ValueError(f"{path}: not a regular file")
         try:
-            return _load_file(fh, path)
+            model, config, named = _load_file(fh, path)
+            return (model, config, named) if arrays else (model, config)
         except ValueError:
             raise
         except Exception as err:  # noqa: BLE001 -- every failure of a corrupt file, as documented
@@ -362,7 +413,8 @@ def _load(zf, path):
         raise ValueError(f"{path}: config 'extra' must be an object")
 
     # ---- the arrays the config implies, against the stored headers (nothing allocated yet)
-    expected = _expected_shapes(arch)
+    extra_arrays = _expected_arrays(path, config.get("arrays"))
+    expected = {**_expected_shapes(arch), **extra_arrays}
     stored = set(infos) - {"config.npy"}
     missing, unexpected = sorted(set(expected) - stored), sorted(stored - set(expected))
     if missing or unexpected:
@@ -394,4 +446,10 @@ def _load(zf, path):
         if not np.all(np.isfinite(arr)):
             raise ValueError(f"{path}: array {'param/' + pname!r} has NaN or infinite entries")
         dest[...] = arr
-    return Model(net, param), config
+    arrays = {}
+    for member in extra_arrays:
+        arr = _read_array(zf, infos[member], path)
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"{path}: array {member[:-4]!r} has NaN or infinite entries")
+        arrays[member[len("array/"):-4]] = arr
+    return Model(net, param), config, arrays

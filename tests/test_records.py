@@ -1,0 +1,85 @@
+"""One way to save a student: a record (network, EMA target, loss history, grid, settings) in
+one checkpoint, read back bit for bit; anything else is refused with a ValueError."""
+import json
+import zipfile
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from ideal_diffusion.distill.records import load_record, result_from_record, save_record
+from ideal_diffusion.experiments import students
+from ideal_diffusion.experiments.common import dataset
+from ideal_diffusion.nn import MLP, EDMPrecond, Model, TrainConfig, save_checkpoint
+
+TINY = TrainConfig(steps=20, batch=32, lr=1e-3, ema=0.5)
+
+
+def _cd():
+    spec = students.StudentSpec("clusters", "mbcd", 2, N=8, hidden=16, depth=1, train=TINY)
+    return spec, students.train_student(spec)
+
+
+def test_cd_record_round_trip_keeps_target_and_history(tmp_path):
+    spec, res = _cd()
+    path = save_record(tmp_path / "cd.npz", res.to_record(), note="x")
+    record, extra = load_record(path)
+    back = result_from_record(record)
+    assert extra["note"] == "x" and record.kind == "cd"
+    for name in ("target_theta", "history", "grid", "boundaries"):
+        np.testing.assert_array_equal(getattr(back, name), getattr(res, name))
+    # the EMA target is its own array, not a copy of the online weights (ema = 0.5)
+    assert not np.array_equal(back.target_theta, back.model.net.theta)
+    assert back.history.shape == (TINY.steps,)
+    assert (back.solver, back.param, back.train, back.teacher_evals) == (
+        res.solver, res.param, res.train, res.teacher_evals)
+    x = dataset("clusters").points + 0.3
+    s = np.full(len(x), 5.0)
+    np.testing.assert_array_equal(back(x, s), res(x, s))
+
+
+def test_kd_record_round_trip(tmp_path):
+    spec = students.StudentSpec("clusters", "kd", n_pairs=64, hidden=8, depth=1,
+                                teacher_steps=4, train=replace(TINY, ema=0.0))
+    res = students.train_student(spec)
+    back = result_from_record(load_record(save_record(tmp_path / "k.npz", res.to_record()))[0])
+    np.testing.assert_array_equal(back.history, res.history)
+    assert (back.nfe_per_sample, back.n_pairs, back.solver, back.kind) == (
+        res.nfe_per_sample, res.n_pairs, res.solver, res.kind)
+    x_T = 80.0 * np.random.default_rng(0).standard_normal((5, 2))
+    np.testing.assert_array_equal(back(x_T), res(x_T))
+
+
+def test_a_bare_network_is_not_a_record(tmp_path):
+    model = Model(MLP(2, hidden=4, depth=1, rng=0), EDMPrecond())
+    path = save_checkpoint(tmp_path / "bare.npz", model, seed=0)
+    with pytest.raises(ValueError, match="not a student record"):
+        load_record(path)
+
+
+def test_named_arrays_are_checked(tmp_path):
+    model = Model(MLP(2, hidden=4, depth=1, rng=0), EDMPrecond())
+    with pytest.raises(ValueError, match="names"):
+        save_checkpoint(tmp_path / "a.npz", model, arrays={"bad name": np.zeros(2)})
+    with pytest.raises(ValueError, match="finite"):
+        save_checkpoint(tmp_path / "b.npz", model, arrays={"h": np.array([1.0, np.nan])})
+    path = save_checkpoint(tmp_path / "c.npz", model, arrays={"h": np.arange(3.0)})
+    # a config that announces another shape than the stored array is refused before reading
+    with zipfile.ZipFile(path) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    cfg = json.loads(np.load(path)["config"].item())
+    cfg["arrays"]["h"] = [4]
+    bad = tmp_path / "d.npz"
+    arrays = {k[:-4]: np.load(path)[k[:-4]] for k in members if k != "config.npy"}
+    np.savez(bad, config=np.array(json.dumps(cfg)), **arrays)
+    from ideal_diffusion.nn import load_checkpoint
+
+    with pytest.raises(ValueError, match="array"):
+        load_checkpoint(bad)
+
+
+def test_committed_cd_students_keep_their_ema_target():
+    spec = next(s for s in students.CHECKPOINTED if s.name == "digits_gmm_mbcd2")
+    res = students.load_student(spec)
+    assert res.history.shape == (spec.train.steps,)
+    assert not np.array_equal(res.target_theta, res.model.net.theta)
