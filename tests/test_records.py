@@ -83,3 +83,19 @@ def test_committed_cd_students_keep_their_ema_target():
     res = students.load_student(spec)
     assert res.history.shape == (spec.train.steps,)
     assert not np.array_equal(res.target_theta, res.model.net.theta)
+
+
+def test_a_grid_one_ulp_off_loads_as_this_machines_grid(tmp_path):
+    """numpy versions may round a Karras level one ulp differently: such a stored grid (and its
+    boundaries) is read as distill_grid(N), so the samplers' exact grid checks accept it."""
+    from ideal_diffusion.distill.optima import distill_grid
+
+    _, res = _cd()
+    record = res.to_record()
+    nudged = dict(record.arrays, grid=np.nextafter(res.grid, np.inf) * (res.grid > res.grid[0])
+                  + res.grid[0] * (res.grid == res.grid[0]),
+                  boundaries=np.nextafter(res.boundaries, np.inf))
+    path = save_record(tmp_path / "n.npz", replace(record, arrays=nudged))
+    back = result_from_record(load_record(path)[0])
+    np.testing.assert_array_equal(back.grid, distill_grid(res.grid.size))
+    np.testing.assert_array_equal(back.boundaries, res.boundaries)

@@ -51,7 +51,15 @@ from ..nn import (
 )
 from ..schedules import SIGMA_MIN
 from ._record import StudentRecord
-from .optima import Grid, check_boundaries, grid_index, lower_boundary, teacher_step
+from .optima import (
+    Grid,
+    canonical_boundaries,
+    canonical_grid,
+    check_boundaries,
+    grid_index,
+    lower_boundary,
+    teacher_step,
+)
 
 __all__ = ["CDResult", "JumpEDMParam", "cd_batch", "cd_loss", "cd_step_grad", "cd_weights",
            "make_student", "train_cd"]
@@ -296,9 +304,13 @@ class CDResult:
 
     @classmethod
     def from_record(cls, record: StudentRecord) -> CDResult:
-        """The student :meth:`to_record` recorded (the same bits)."""
+        """The student :meth:`to_record` recorded (the same bits; a grid that this machine's
+        :func:`~.optima.distill_grid` rounds one ulp differently is taken as that grid, see
+        :func:`~.optima.canonical_grid`)."""
         a, m = record.arrays, record.meta
-        return cls(record.model, a["target_theta"], a["history"], a["grid"], a["boundaries"],
+        grid = canonical_grid(a["grid"])
+        return cls(record.model, a["target_theta"], a["history"], grid,
+                   canonical_boundaries(a["boundaries"], grid),
                    m["solver"], int(m["teacher_evals"]), train=TrainConfig(**m["train"]),
                    param=m["param"], hidden=int(m["hidden"]), depth=int(m["depth"]),
                    weighting=m["weighting"])

@@ -124,6 +124,45 @@ def _grid(grid) -> Grid:
     return grid if isinstance(grid, Grid) else Grid(grid)
 
 
+def canonical_grid(stored) -> np.ndarray:
+    """A stored ascending grid, replaced by this machine's :func:`distill_grid` of its size when
+    the two agree to 1e-12 relative: numpy's vectorised ``**`` may round a level one ulp
+    differently across versions and CPUs, and a saved student must not be refused for that.
+
+    Parameters
+    ----------
+    stored : (N,) array, ascending
+
+    Returns
+    -------
+    (N,) array, ascending -- ``distill_grid(N)`` or, when they differ by more, ``stored``
+    """
+    stored = np.asarray(stored, dtype=np.float64)
+    fresh = distill_grid(stored.size)
+    return fresh if np.allclose(fresh, stored, rtol=1e-12, atol=0) else stored
+
+
+def canonical_boundaries(stored, grid) -> np.ndarray:
+    """Stored boundaries, each snapped onto the value of ``grid`` it agrees with to 1e-12.
+
+    Parameters
+    ----------
+    stored : (K,) array, ascending
+    grid : (N,) array, ascending (e.g. :func:`canonical_grid` of the stored grid)
+
+    Returns
+    -------
+    (K,) array
+    """
+    b = np.asarray(stored, dtype=np.float64).copy()
+    g = np.asarray(grid, dtype=np.float64)
+    for i, v in enumerate(b):
+        j = int(np.argmin(np.abs(g - v)))
+        if abs(g[j] - v) <= 1e-12 * abs(v):
+            b[i] = g[j]
+    return b
+
+
 def as_grid(grid) -> np.ndarray:
     """Validate a grid (any order) and return it sorted **ascending**, shape (N,).
 

@@ -38,8 +38,8 @@ from ..schedules import SIGMA_MAX, SIGMA_MIN
 from ..solvers import solve_ode
 
 __all__ = ["DATASETS", "IMAGE_DATASETS", "PIXEL_TOL", "Measurement", "Reference", "SummaryRow",
-           "basin", "dataset", "ideal_denoiser", "is_generalising", "measure", "noise",
-           "out_of_range", "reference", "training_points"]
+           "basin", "dataset", "ideal_denoiser", "is_generalising", "measure", "nn_spacing",
+           "noise", "out_of_range", "reference", "training_points"]
 
 DATASETS = ("clusters", "ring", "digits", "digits_gmm", "glyphs")
 #: a pixel counts as out of the data's range [-1, 1] when it is beyond it by more than this: a
@@ -114,12 +114,15 @@ class Reference:
     x_exact : (n, d) array -- the exact ODE state at sigma_min (DOP853, rtol ``REF_RTOL``)
     basin : (n,) int -- :func:`basin` of ``x_exact`` (nearest data point, or most probable
         component of a Gaussian mixture)
+    exact_spread : float -- Gaussian mixtures: median |x_exact - mu_k| to its component mean
+        (the denominator of :class:`Measurement`'s ``detail``); NaN for delta mixtures
     """
 
     data: str
     x_T: np.ndarray
     x_exact: np.ndarray
     basin: np.ndarray
+    exact_spread: float = float("nan")
 
 
 @functools.cache
@@ -129,7 +132,8 @@ def reference(data: str, n: int = 400, seed: int = 2024) -> Reference:
     x_T = noise(den.data.d, n, seed)
     with blas_threads(1):
         x_exact = solve_ode(den, x_T, SIGMA_MAX, SIGMA_MIN, rtol=REF_RTOL, atol=REF_RTOL)
-    return Reference(data, x_T, x_exact, basin(data, x_exact))
+    spread = _spread(data, x_exact) if is_generalising(data) else float("nan")
+    return Reference(data, x_T, x_exact, basin(data, x_exact), spread)
 
 
 @dataclass(frozen=True)
@@ -173,9 +177,31 @@ def measure(samples, ref: Reference) -> Measurement:
     oor = out_of_range(x) if ref.data in IMAGE_DATASETS else float("nan")
     detail = float("nan")
     if is_generalising(ref.data):
-        detail = _spread(ref.data, x) / _spread(ref.data, ref.x_exact)
+        detail = _spread(ref.data, x) / ref.exact_spread
     return Measurement(float(np.median(err)), float(np.mean(basin(ref.data, x) == ref.basin)),
                        float(np.median(dist)), err, oor, detail)
+
+
+def nn_spacing(points) -> float:
+    """Median distance from each point to its nearest other point: the data's own spacing.
+
+    Parameters
+    ----------
+    points : (N, d) array, N >= 2
+
+    Rows are taken in chunks, so the (N, N) distances of 1,797 digits never need N * N * d
+    memory at once.
+    """
+    x = np.asarray(points, dtype=np.float64)
+    if x.ndim != 2 or x.shape[0] < 2:
+        raise ValueError(f"points must be an (N, d) array with N >= 2, got shape {x.shape}")
+    step = max(1, 2 ** 22 // (x.shape[0] * x.shape[1]))
+    nearest = np.empty(x.shape[0])
+    for lo in range(0, x.shape[0], step):
+        d = np.linalg.norm(x[lo:lo + step, None] - x[None], axis=-1)
+        d[np.arange(d.shape[0]), np.arange(lo, lo + d.shape[0])] = np.inf
+        nearest[lo:lo + step] = d.min(axis=1)
+    return float(np.median(nearest))
 
 
 def out_of_range(x) -> float:

@@ -17,8 +17,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from ..distill.cd import CDResult, train_cd
 from ..distill.kd import KDResult, collect_pairs, train_kd
 from ..distill.mbcd import choose_boundaries
@@ -131,15 +129,9 @@ def save_student(spec: StudentSpec, res, path=None) -> Path:
 
 
 def _load(path):
-    """A stored student and its identity fields: the one loader of both stores (CD results
-    get their grid snapped onto this machine's :func:`distill_grid`, see
-    :func:`canonical_grid`)."""
+    """A stored student and its identity fields: the one loader of both stores."""
     record, extra = load_record(path)
-    res = result_from_record(record)
-    if isinstance(res, CDResult):
-        res.grid, res.boundaries = _grid_and_boundaries(
-            {"grid": res.grid, "boundaries": res.boundaries})
-    return res, extra
+    return result_from_record(record), extra
 
 
 def load_student(spec: StudentSpec, path=None):
@@ -255,30 +247,6 @@ def retrain_all(only=None, echo=print, jobs: int = 1) -> list[Path]:
 AUTO_DIR = CHECKPOINT_DIR / "auto"
 #: set to "1" (``python -m ideal_diffusion retrain`` does) to save every student trained
 SAVE_ENV = "IDEAL_DIFFUSION_SAVE_STUDENTS"
-
-
-def canonical_grid(stored) -> np.ndarray:
-    """A stored ascending grid, replaced by this machine's ``distill_grid(N)`` when the two agree
-    to 1e-12 relative (numpy's vectorised ``**`` may round a level differently by one ulp
-    across versions and CPUs; a checkpoint must not be refused for that)."""
-    stored = np.asarray(stored, dtype=np.float64)
-    fresh = distill_grid(stored.size)
-    return fresh if np.allclose(fresh, stored, rtol=1e-12, atol=0) else stored
-
-
-def canonical_boundaries(stored, grid) -> np.ndarray:
-    """Stored boundaries snapped onto the values of ``grid`` they agree with to 1e-12."""
-    b = np.asarray(stored, dtype=np.float64).copy()
-    for i, v in enumerate(b):
-        j = int(np.argmin(np.abs(grid - v)))
-        if abs(grid[j] - v) <= 1e-12 * abs(v):
-            b[i] = grid[j]
-    return b
-
-
-def _grid_and_boundaries(e: dict):
-    g = canonical_grid(e["grid"])
-    return g, canonical_boundaries(e["boundaries"], g)
 
 
 #: TrainConfig fields that only change what is displayed, never the trained bits

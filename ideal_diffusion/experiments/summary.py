@@ -149,17 +149,23 @@ def finish_rows(rows, n: int = 400, seed: int = 2024, n_boot: int = 2000) -> lis
     NFE by a paired bootstrap over those noises. Rows without samples are returned unchanged.
     """
     rows = list(rows)
-    out = []
-    for r in rows:
+    measured = {}  # row index -> its Measurement, each row measured once
+    for i, r in enumerate(rows):
         if r.samples is None:
-            out.append(r)
             continue
         ref = reference(r.data, n, seed)
         if r.samples.shape != ref.x_exact.shape:
             raise ValueError(f"the samples of row {r.data!r}/{r.method!r} must be made from the "
                              f"summary's {n} reference noises (shape {ref.x_exact.shape}), got "
                              f"shape {r.samples.shape}")
-        q = measure(r.samples, ref)
+        measured[i] = measure(r.samples, ref)
+    out = []
+    for i, r in enumerate(rows):
+        if i not in measured:
+            out.append(r)
+            continue
+        ref = reference(r.data, n, seed)
+        q = measured[i]
         fields = dict(err_median=q.err_median, same_basin=q.same_basin,
                       dist_to_data=q.dist_to_data_median,
                       out_of_range=None if np.isnan(q.out_of_range) else q.out_of_range,
@@ -171,12 +177,12 @@ def finish_rows(rows, n: int = 400, seed: int = 2024, n_boot: int = 2000) -> lis
                 err_to_optimum_median=float(np.median(np.linalg.norm(
                     r.samples - r.optimum_samples, axis=1))))
         if not r.is_teacher:
-            rivals = [t for t in rows if t.data == r.data and t.is_teacher and t.nfe <= r.nfe
-                      and t.samples is not None]
+            rivals = [j for j, t in enumerate(rows) if j in measured and t.data == r.data
+                      and t.is_teacher and t.nfe <= r.nfe]
             if rivals:
-                best = min(rivals, key=lambda t: measure(t.samples, ref).err_median)
-                c = paired_bootstrap(q.errors, measure(best.samples, ref).errors, n_boot, seed)
-                fields.update(baseline=best.method, vs_best_teacher=c.diff,
+                best = min(rivals, key=lambda j: measured[j].err_median)
+                c = paired_bootstrap(q.errors, measured[best].errors, n_boot, seed)
+                fields.update(baseline=rows[best].method, vs_best_teacher=c.diff,
                               vs_best_teacher_lo=c.lo, vs_best_teacher_hi=c.hi,
                               win_rate=c.win_rate)
         out.append(replace(r, **fields))

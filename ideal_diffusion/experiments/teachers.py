@@ -37,7 +37,8 @@ from ..schedules import SIGMA_MAX, SIGMA_MIN, sampling_grid
 from ..solvers import sample, solve_ode
 from . import _checks as check
 from ._cache import cached
-from .common import Measurement, dataset, ideal_denoiser, measure, reference
+from .common import Measurement, dataset, ideal_denoiser, measure, nn_spacing, reference
+from .images import _strip, display_range
 
 __all__ = ["Config", "Result", "TeacherRun", "plot", "run"]
 
@@ -207,21 +208,7 @@ def run(cfg: Config = Config()) -> Result:
             runs[data] = TeacherRun(data=data, sigmas=sigmas, eff_components=eff, spread=spread,
                                     x_exact=ref.x_exact, exact=measure(ref.x_exact, ref),
                                     samples=samples, quality=quality)
-    pts = dataset("digits").points
-    gram = pts @ pts.T
-    sq = np.diag(gram)
-    d2 = sq[:, None] + sq[None, :] - 2.0 * gram
-    np.fill_diagonal(d2, np.inf)
-    spacing = float(np.median(np.sqrt(np.clip(d2.min(axis=1), 0.0, None))))
-    return Result(config=cfg, runs=runs, data_spacing=spacing)
-
-
-def _strip(images, size=8, gap=1):
-    k = len(images)
-    out = np.full((size, k * (size + gap) - gap), np.nan)
-    for j, im in enumerate(images):
-        out[:, j * (size + gap):j * (size + gap) + size] = im.reshape(size, size)
-    return out
+    return Result(config=cfg, runs=runs, data_spacing=nn_spacing(dataset("digits").points))
 
 
 def plot(result: Result, fig=None):
@@ -267,8 +254,7 @@ def plot(result: Result, fig=None):
         for solver, name in (("euler", "Euler"), ("dpmpp_2m", "DPM++(2M)")):
             rows.append((f"{short}: {name} {k} steps", r.samples[(solver, k)],
                          r.quality[(solver, k)], r))
-    vmax = max(1.0, float(np.ceil(max(np.abs(x[:cfg.show]).max() for _, x, _, _ in rows)
-                                  * 10) / 10))
+    vmax = display_range([x[:cfg.show] for _, x, _, _ in rows])
     inner = gs[:, 1].subgridspec(len(rows), 1, hspace=0.15)
     cmap = plt.get_cmap("gray_r").copy()
     cmap.set_bad("white")

@@ -173,12 +173,6 @@ class Result:
     err_to_oracle: float
 
 
-def _spacing(points) -> float:
-    d = np.linalg.norm(points[:, None] - points[None], axis=-1)
-    np.fill_diagonal(d, np.inf)
-    return float(np.median(d.min(axis=1)))
-
-
 @cached
 def run(cfg: Config = Config()) -> Result:
     """Train the student of ``cfg`` and measure it against its exact optimum."""
@@ -215,7 +209,7 @@ def run(cfg: Config = Config()) -> Result:
         config=cfg, student=res, oracle=orc, grid=grid, boundaries=b,
         teacher_evals=int(res.teacher_evals), train_seconds=seconds,
         level_sigma=grid[list(cfg.levels)], err_student=err["student"],
-        err_average=err["average"], err_ct=err["ct"], spacing=_spacing(data.points),
+        err_average=err["average"], err_ct=err["ct"], spacing=common.nn_spacing(data.points),
         sample=xs_, sample_oracle=xo, measure=common.measure(xs_, ref),
         measure_oracle=common.measure(xo, ref),
         err_to_oracle=float(np.median(np.linalg.norm(xs_ - xo, axis=1))))
