@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt
 import pytest
 
 from ideal_diffusion.experiments import kd, mbcd, names
+from ideal_diffusion.experiments._cache import clear_caches
 from ideal_diffusion.experiments.cd import student_vs_optimum
 from ideal_diffusion.figures import load_all
 from ideal_diffusion.nn import TrainConfig
@@ -92,6 +93,7 @@ def _summary() -> dict:
 def _figure_students(monkeypatch) -> dict:
     """(data, name) -> (nfe, noises, err_median, same_basin) of every KD / CD student that a
     registered figure of FIGURE_MODULES runs (recorded at the experiments' ``run``)."""
+    clear_caches()  # a run cached by an earlier test in this worker would bypass the spies
     seen = []
     for mod in (kd, student_vs_optimum):
         def spy(cfg=None, _run=mod.run):

@@ -52,3 +52,12 @@ def test_config_is_validated():
         teachers.Config(n_sigma=1)
     with pytest.raises((TypeError, ValueError), match="steps"):
         teachers.Config(steps=(0,))
+
+
+def test_out_of_range_counts_only_beyond_the_tolerance():
+    from ideal_diffusion.experiments.common import PIXEL_TOL, out_of_range
+
+    x = np.array([[1.0 + 0.5 * PIXEL_TOL, -1.0 - 2 * PIXEL_TOL, 0.0, 1.0]])
+    assert out_of_range(x) == 0.25  # one pixel of four lies beyond 1 + PIXEL_TOL
+    with pytest.raises(ValueError, match="finite"):
+        out_of_range(np.array([np.nan]))

@@ -73,7 +73,17 @@ def dataset(name: str) -> _data.DeltaMixture | _data.GaussianMixture:
 def training_points(name: str) -> _data.DeltaMixture:
     """The training images behind data set ``name``: itself for a delta mixture, the digits
     the mixture was fitted to for ``"digits_gmm"`` (for "distance to the nearest training
-    image": ~0 means a copy, i.e. memorisation)."""
+    image": ~0 means a copy, i.e. memorisation).
+
+    Returns
+    -------
+    DeltaMixture with points of shape (N, d)
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not one of :data:`DATASETS`.
+    """
     if name == "digits_gmm":
         return dataset("digits")
     return dataset(name)
@@ -86,7 +96,22 @@ def is_generalising(name: str) -> bool:
 
 def basin(name: str, x) -> np.ndarray:
     """Where each row of x belongs: the nearest data point's index for a delta mixture, the
-    most probable mixture component (the posterior at sigma = 0) for a Gaussian mixture."""
+    most probable mixture component (the posterior at sigma = 0) for a Gaussian mixture.
+
+    Parameters
+    ----------
+    name : str -- one of :data:`DATASETS`
+    x : (B, d) array
+
+    Returns
+    -------
+    (B,) int array
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``name`` or an ``x`` that is not a finite (B, d) array.
+    """
     if is_generalising(name):
         return np.argmax(ideal_denoiser(name).posterior(x, 0.0), axis=1)
     return nearest_point(dataset(name), x)[0]
@@ -205,8 +230,21 @@ def nn_spacing(points) -> float:
 
 
 def out_of_range(x) -> float:
-    """Fraction of pixels beyond the data's range [-1, 1] by more than :data:`PIXEL_TOL`."""
-    return float(np.mean(np.abs(np.asarray(x, dtype=np.float64)) > 1.0 + PIXEL_TOL))
+    """Fraction of pixels beyond the data's range [-1, 1] by more than :data:`PIXEL_TOL`.
+
+    Parameters
+    ----------
+    x : (B, d) array of images (any shape is accepted; every entry is a pixel)
+
+    Raises
+    ------
+    ValueError
+        If ``x`` is empty or not finite.
+    """
+    a = np.asarray(x, dtype=np.float64)
+    if a.size == 0 or not np.all(np.isfinite(a)):
+        raise ValueError(f"x must be a non-empty finite array of pixels, got shape {a.shape}")
+    return float(np.mean(np.abs(a) > 1.0 + PIXEL_TOL))
 
 
 def _spread(name: str, x) -> float:

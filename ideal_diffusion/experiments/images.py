@@ -185,8 +185,7 @@ def plot(result: Result, axes=None):
         fig.subplots_adjust(left=0.2, right=0.8, top=0.86, bottom=0.16, hspace=0.25)
     else:
         fig = axes[0].figure
-    cmap = plt.get_cmap("gray_r").copy()
-    cmap.set_bad("white")
+    cmap = plt.get_cmap("gray_r").with_extremes(bad="white")
     for ax, (label, s, x) in zip(axes, rows):
         im = ax.imshow(_strip(x[:show]), cmap=cmap, vmin=-vmax, vmax=vmax,
                        interpolation="nearest")

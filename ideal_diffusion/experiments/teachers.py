@@ -256,8 +256,7 @@ def plot(result: Result, fig=None):
                          r.quality[(solver, k)], r))
     vmax = display_range([x[:cfg.show] for _, x, _, _ in rows])
     inner = gs[:, 1].subgridspec(len(rows), 1, hspace=0.15)
-    cmap = plt.get_cmap("gray_r").copy()
-    cmap.set_bad("white")
+    cmap = plt.get_cmap("gray_r").with_extremes(bad="white")
     axes = []
     for i, (label, x, q, r) in enumerate(rows):
         ax = fig.add_subplot(inner[i])
