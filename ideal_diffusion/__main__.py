@@ -53,26 +53,23 @@ def _check_writable(out: Path) -> str | None:
     return None
 
 
-def _retrain_auto(jobs: int) -> list:
-    """Retrain the experiments' 2-D students (``checkpoints/auto``): clear them, then make
-    every figure and the table with saving on (into a scratch directory)."""
-    import shutil
-
+def _retrain_rest(jobs: int, before: set) -> list:
+    """Retrain every other student of the store (the 2-D students of the figures and the
+    table): make every figure and the table with saving on, into a scratch directory."""
     import matplotlib
 
     matplotlib.use("Agg")
-    from ideal_diffusion.experiments.students import AUTO_DIR, SAVE_ENV
+    from ideal_diffusion.experiments.store import SAVE_ENV, STORE_DIR
     from ideal_diffusion.figures import make_figures
 
-    shutil.rmtree(AUTO_DIR, ignore_errors=True)
     os.environ[SAVE_ENV] = "1"  # inherited by the worker processes
     try:
         with tempfile.TemporaryDirectory() as scratch:
             make_figures(scratch, jobs=jobs, report=True, echo=lambda *_: None)
     finally:
         del os.environ[SAVE_ENV]
-    paths = sorted(AUTO_DIR.glob("*.npz"))
-    print(f"{len(paths)} experiment student(s) saved in {AUTO_DIR}")
+    paths = sorted(set(STORE_DIR.glob("*.npz")) - before)
+    print(f"{len(paths)} more student(s) saved in {STORE_DIR}")
     return paths
 
 
@@ -110,9 +107,10 @@ def _parser() -> argparse.ArgumentParser:
     ret = sub.add_parser(
         "retrain",
         help="remake the committed student checkpoints (deterministic, a few minutes)",
-        description="Retrain every committed student from its seed and overwrite its "
-                    "checkpoint in ideal_diffusion/checkpoints/ (the digit students, then, "
-                    "without --only, the 2-D students of the figures and the table).",
+        description="Retrain committed students from their seeds into the store "
+                    "ideal_diffusion/checkpoints/: with --only, the named digit students; "
+                    "without, the whole store is cleared and remade (the digit students, "
+                    "then the 2-D students of the figures and the table).",
     )
     ret.add_argument("--only", nargs="+", metavar="NAME", help="retrain only these students")
     ret.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), metavar="N",
@@ -126,16 +124,18 @@ def _run(args, parser) -> int:
         parser.error(f"--jobs must be >= 1, got {args.jobs}")
 
     if args.command == "retrain":
-        from ideal_diffusion.experiments.students import CHECKPOINTED, retrain_all
+        from ideal_diffusion.experiments.students import CHECKPOINTED, clear_store, retrain_all
 
-        names = [s.name for s in CHECKPOINTED]
+        names = list(CHECKPOINTED)
         if args.only and set(args.only) - set(names):
             parser.error(f"unknown student(s) {sorted(set(args.only) - set(names))}; "
                          f"known: {names}")
         t0 = time.perf_counter()
+        if not args.only:  # the whole store is remade: nothing stale is left behind
+            print(f"cleared {clear_store()} stored student(s)")
         paths = retrain_all(args.only, jobs=args.jobs)
         if not args.only:  # and every 2-D student the figures and the table train
-            paths += _retrain_auto(args.jobs)
+            paths += _retrain_rest(args.jobs, set(paths))
         print(f"{len(paths)} checkpoint(s) in {time.perf_counter() - t0:.1f} s")
         return 0
 

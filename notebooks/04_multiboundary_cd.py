@@ -422,20 +422,14 @@ IMG = images.Config(data="digits_gmm", K=4, n=64 if FAST else 400)  # edit: data
 
 
 def digit_spec(K, data="digits_gmm"):
-    """The committed student of ``data`` with K boundaries (K = 1: plain CD)."""
-    method = "cd" if K == 1 else "mbcd"
-    return next(s for s in students.CHECKPOINTED
-                if s.data == data and s.method == method and s.K == K)
+    """The Config of the summary's student of ``data`` with K boundaries (K = 1: plain CD)."""
+    return images.student_config(data, K)
 
 
-def digits_available(specs):
-    """True if every spec's checkpoint loads (or we may train the missing ones)."""
-    missing = []
-    for s in specs:
-        try:
-            students.load_student(s)
-        except FileNotFoundError:
-            missing.append(s.name)
+def digits_available(committed):
+    """True if every committed student (``students.CHECKPOINTED``) is in the store (or we may
+    train the missing ones)."""
+    missing = [c.name for c in committed if c.load() is None]
     if missing:
         print(f"no checkpoint for {missing}"
               + ("; training now (slow: minutes each)" if TRAIN_MISSING else
@@ -444,7 +438,9 @@ def digits_available(specs):
     return not missing or TRAIN_MISSING
 
 
-img = images.run(IMG) if digits_available([digit_spec(IMG.K, IMG.data)]) else None
+ours_committed = [c for c in students.CHECKPOINTED.values()
+                  if c.config == digit_spec(IMG.K, IMG.data)]
+img = images.run(IMG) if digits_available(ours_committed) else None
 if img is not None:
     print(f"{IMG.n} noises; the student spent {img.teacher_evals:,} teacher evaluations\n"
           + img.table())
@@ -517,9 +513,8 @@ if FAST:
     print("FAST: summary from this notebook's own students (the full table trains KD, "
           "progressive and flow students too)")
 else:
-    digit_specs = [s for s in students.CHECKPOINTED if s.data in ("digits", "digits_gmm")]
     SUM = summary.Config(datasets=("clusters", "digits", "digits_gmm")
-                         if digits_available(digit_specs) else ("clusters",))
+                         if digits_available(students.CHECKPOINTED.values()) else ("clusters",))
     summ = summary.run(SUM)
 
 

@@ -1,11 +1,12 @@
 """The experiments layer's plumbing: a cache keyed on the whole Config, the committed-student
-store (a checkpoint made from another spec is refused), and the sampling film's facts."""
+store (a changed knob is another student, never a stale one), and the sampling film's facts."""
+import hashlib
 from dataclasses import FrozenInstanceError, replace
 
 import numpy as np
 import pytest
 
-from ideal_diffusion.experiments import animation, students
+from ideal_diffusion.experiments import animation, store, students
 from ideal_diffusion.experiments._cache import cached, clear_caches
 from ideal_diffusion.experiments.common import (
     dataset,
@@ -55,35 +56,38 @@ def test_reference_is_the_exact_state_at_sigma_min():
     assert measure(x1, ref).err_median > 0.5
 
 
-def _tiny(data="clusters", **kw):
-    return students.StudentSpec(data, "mbcd", 2, N=8, hidden=16, depth=1,
-                                train=TrainConfig(steps=20, batch=32, lr=1e-3, ema=0.5), **kw)
+def _tiny_cd(**kw):
+    from ideal_diffusion.experiments.cd import student_vs_optimum as cd
+
+    return cd.Config(N=8, K=2, param="jump_edm", hidden=16, depth=1, n_eval=20, n_test=30,
+                     train=TrainConfig(steps=20, batch=32, lr=1e-3, ema=0.5), **kw)
 
 
-def test_student_store_round_trip_and_refuses_another_spec(tmp_path):
-    spec = _tiny()
-    res = students.train_student(spec)
-    path = students.save_student(spec, res, tmp_path / "s.npz")
-    back = students.load_student(spec, path)
-    x = dataset("clusters").points + 0.3
-    s = np.full(len(x), 80.0)
-    np.testing.assert_array_equal(back(x, s), res(x, s))  # bit for bit
-    assert back.teacher_evals == res.teacher_evals
-    other = replace(spec, train=replace(spec.train, seed=1))
-    with pytest.raises(ValueError, match="another spec"):
-        students.load_student(other, path)
-    with pytest.raises(FileNotFoundError, match="retrain"):
-        students.load_student(spec, tmp_path / "missing.npz")
+def test_retraining_is_deterministic(monkeypatch):
+    from ideal_diffusion.experiments.cd import student_vs_optimum as cd
 
-
-def test_retraining_is_deterministic():
-    a, b = students.train_student(_tiny()), students.train_student(_tiny())
+    monkeypatch.setattr(store, "FORCE_TRAIN", True)  # never load: train twice
+    a, b = cd.student(_tiny_cd()), cd.student(_tiny_cd())
     assert np.array_equal(a.model.net.theta, b.model.net.theta)
 
 
-def test_every_committed_student_matches_its_spec():
-    for spec in students.CHECKPOINTED:
-        students.load_student(spec)  # raises if missing or made from another spec
+def test_every_committed_student_is_in_the_store():
+    for name, committed in students.CHECKPOINTED.items():
+        assert committed.path.is_file(), name
+        assert committed.load() is not None, name  # made from this very config
+
+
+def test_the_store_is_one_folder_of_keyed_students():
+    """Every file of the store is a student record holding the key its name digests."""
+    from ideal_diffusion.distill.records import load_record
+
+    paths = sorted(store.STORE_DIR.glob("*"))
+    assert paths and all(p.suffix == ".npz" and p.stem.split("-")[0] in ("cd", "kd")
+                         for p in paths), paths
+    for p in paths:
+        _, extra = load_record(p)
+        digest = hashlib.sha256(extra["key"].encode()).hexdigest()[:16]
+        assert p.stem.endswith(digest), p
 
 
 def test_film_starts_averaged_and_ends_on_the_data():
@@ -103,14 +107,14 @@ def test_persisted_students_load_bit_identical_and_never_stale(tmp_path, monkeyp
     from ideal_diffusion.experiments import kd
     from ideal_diffusion.experiments.cd import student_vs_optimum as cd
 
-    monkeypatch.setattr(students, "AUTO_DIR", tmp_path)
-    monkeypatch.setenv(students.SAVE_ENV, "1")
+    monkeypatch.setattr(store, "STORE_DIR", tmp_path)
+    monkeypatch.setenv(store.SAVE_ENV, "1")
     cfg = cd.Config(N=8, hidden=16, depth=1, n_eval=20, n_test=30,
                     train=TrainConfig(steps=15, batch=32, ema=0.5))
     fresh = cd.run(cfg)
     assert len(list(tmp_path.glob("cd-*.npz"))) == 1
     clear_caches()
-    monkeypatch.delenv(students.SAVE_ENV)
+    monkeypatch.delenv(store.SAVE_ENV)
     loaded = cd.run(cfg)  # from the checkpoint now
     assert loaded.student is not fresh.student
     np.testing.assert_array_equal(loaded.sample, fresh.sample)
@@ -122,7 +126,7 @@ def test_persisted_students_load_bit_identical_and_never_stale(tmp_path, monkeyp
     assert len(list(tmp_path.glob("cd-*.npz"))) == 1
     kcfg = kd.Config(n_pairs=256, hidden=8, depth=1, n_test=30, steps_many=4,
                      train=TrainConfig(steps=10, batch=32))
-    monkeypatch.setenv(students.SAVE_ENV, "1")
+    monkeypatch.setenv(store.SAVE_ENV, "1")
     k1 = kd.run(kcfg)
     clear_caches()
     k2 = kd.run(kcfg)
@@ -130,32 +134,40 @@ def test_persisted_students_load_bit_identical_and_never_stale(tmp_path, monkeyp
         np.testing.assert_array_equal(k1.outputs[name], k2.outputs[name])
 
 
-def test_progress_true_loads_the_committed_student():
-    """A display switch is not part of a student's identity: the committed checkpoint loads."""
-    spec = next(s for s in students.CHECKPOINTED if s.name == "digits_kd")
-    shown = replace(spec, train=replace(spec.train, progress=True))
-    a, b = students.load_student(spec), students.load_student(shown)
+def test_progress_true_loads_the_committed_student(monkeypatch):
+    """A display switch is not part of a student's identity: the committed student loads."""
+    from ideal_diffusion.experiments import kd
+
+    committed = students.CHECKPOINTED["digits_kd"]
+    cfg = committed.config
+    shown = replace(cfg, train=replace(cfg.train, progress=True))
+    monkeypatch.setattr(kd, "train_kd", _no_training)
+    a, b = kd.student(cfg), kd.student(shown)
     np.testing.assert_array_equal(a.model.net.theta, b.model.net.theta)
-    assert students.key_text(("x", shown.train)) == students.key_text(("x", spec.train))
+    assert store.path_for("kd", kd.student_key(shown)) == committed.path
+
+
+def _no_training(*args, **kw):
+    raise AssertionError("trained instead of loading the committed student")
 
 
 def test_a_changed_network_trains_a_new_student(monkeypatch):
-    spec = next(s for s in students.CHECKPOINTED if s.name == "digits_kd")
-    wider = replace(spec, hidden=spec.hidden + 1)
-    with pytest.raises(students.StaleCheckpoint, match="another spec"):
-        students.load_student(wider)
+    from ideal_diffusion.experiments import kd
+
+    cfg = students.CHECKPOINTED["digits_kd"].config
+    wider = replace(cfg, hidden=cfg.hidden + 1)
+    assert store.load("kd", kd.student_key(wider)) is None
     trained = []
-    monkeypatch.setattr(students, "train_student", lambda s: trained.append(s) or "new")
-    monkeypatch.setattr(students, "_LOADED", {})
-    assert students.student(wider) == "new" and trained == [wider]
-    assert students.key_text(("x", 8)) != students.key_text(("x", 9))
+    monkeypatch.setattr(kd, "train_kd", lambda pairs, train, **kw: trained.append(kw) or "new")
+    monkeypatch.setattr(kd, "_pairs", lambda cfg, which: None)  # (no pairs needed by the spy)
+    assert kd.student(wider) == "new" and trained[0]["hidden"] == cfg.hidden + 1
+    assert store.key_text(("x", 8)) != store.key_text(("x", 9))
 
 
 def test_a_changed_network_default_is_not_loaded(monkeypatch):
     """The stored network's activation and embedding width (not named by the configs) must be
-    this machine's defaults, else the committed student is stale."""
-    spec = next(s for s in students.CHECKPOINTED if s.name == "digits_kd")
-    students.load_student(spec)
-    monkeypatch.setitem(students.NET_DEFAULTS, "activation", "relu")
-    with pytest.raises(students.StaleCheckpoint):
-        students.load_student(spec)
+    this machine's defaults, else the committed student is stale and trained anew."""
+    committed = students.CHECKPOINTED["digits_kd"]
+    assert committed.load() is not None
+    monkeypatch.setitem(store.NET_DEFAULTS, "activation", "relu")
+    assert committed.load() is None

@@ -7,21 +7,30 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from ideal_diffusion.distill import (
+    choose_boundaries,
+    collect_pairs,
+    distill_grid,
+    train_cd,
+    train_kd,
+)
 from ideal_diffusion.distill.records import load_record, result_from_record, save_record
 from ideal_diffusion.experiments import students
-from ideal_diffusion.experiments.common import dataset
+from ideal_diffusion.experiments.common import dataset, ideal_denoiser, noise
 from ideal_diffusion.nn import MLP, EDMPrecond, Model, TrainConfig, save_checkpoint
+from ideal_diffusion.schedules import sampling_grid
 
 TINY = TrainConfig(steps=20, batch=32, lr=1e-3, ema=0.5)
 
 
 def _cd():
-    spec = students.StudentSpec("clusters", "mbcd", 2, N=8, hidden=16, depth=1, train=TINY)
-    return spec, students.train_student(spec)
+    grid = distill_grid(8)
+    return train_cd(ideal_denoiser("clusters"), dataset("clusters"), grid, "heun",
+                    choose_boundaries(grid, 2), TINY, param="jump_edm", hidden=16, depth=1)
 
 
 def test_cd_record_round_trip_keeps_target_and_history(tmp_path):
-    spec, res = _cd()
+    res = _cd()
     path = save_record(tmp_path / "cd.npz", res.to_record(), note="x")
     record, extra = load_record(path)
     back = result_from_record(record)
@@ -39,9 +48,8 @@ def test_cd_record_round_trip_keeps_target_and_history(tmp_path):
 
 
 def test_kd_record_round_trip(tmp_path):
-    spec = students.StudentSpec("clusters", "kd", n_pairs=64, hidden=8, depth=1,
-                                teacher_steps=4, train=replace(TINY, ema=0.0))
-    res = students.train_student(spec)
+    pairs = collect_pairs(ideal_denoiser("clusters"), noise(2, 64, 0), sampling_grid(4), "heun")
+    res = train_kd(pairs, replace(TINY, ema=0.0), hidden=8, depth=1)
     back = result_from_record(load_record(save_record(tmp_path / "k.npz", res.to_record()))[0])
     np.testing.assert_array_equal(back.history, res.history)
     assert (back.nfe_per_sample, back.n_pairs, back.solver, back.kind) == (
@@ -79,9 +87,10 @@ def test_named_arrays_are_checked(tmp_path):
 
 
 def test_committed_cd_students_keep_their_ema_target():
-    spec = next(s for s in students.CHECKPOINTED if s.name == "digits_gmm_mbcd2")
-    res = students.load_student(spec)
-    assert res.history.shape == (spec.train.steps,)
+    committed = students.CHECKPOINTED["digits_gmm_mbcd2"]
+    res = committed.load()
+    assert res is not None  # committed, and made from this config
+    assert res.history.shape == (committed.config.train.steps,)
     assert not np.array_equal(res.target_theta, res.model.net.theta)
 
 
@@ -90,7 +99,7 @@ def test_a_grid_one_ulp_off_loads_as_this_machines_grid(tmp_path):
     boundaries) is read as distill_grid(N), so the samplers' exact grid checks accept it."""
     from ideal_diffusion.distill.optima import distill_grid
 
-    _, res = _cd()
+    res = _cd()
     record = res.to_record()
     nudged = dict(record.arrays, grid=np.nextafter(res.grid, np.inf) * (res.grid > res.grid[0])
                   + res.grid[0] * (res.grid == res.grid[0]),

@@ -14,15 +14,15 @@ import numpy as np
 import pytest
 
 from ideal_diffusion.distill.optima import ConsistencyOracle
-from ideal_diffusion.experiments import mbcd, students
+from ideal_diffusion.experiments import mbcd, store
 from ideal_diffusion.experiments._cache import clear_caches
 from ideal_diffusion.experiments.common import ideal_denoiser, reference
 
 
 @pytest.mark.slow
 def test_default_mbcd_student_retrained_from_scratch(tmp_path, monkeypatch):
-    monkeypatch.setattr(students, "AUTO_DIR", tmp_path)  # no committed student to load
-    monkeypatch.delenv(students.SAVE_ENV, raising=False)
+    monkeypatch.setattr(store, "STORE_DIR", tmp_path)  # no committed student to load
+    monkeypatch.delenv(store.SAVE_ENV, raising=False)
     clear_caches()
     cfg = replace(mbcd.summary_config("clusters"), Ks=(2,))
     res = mbcd.run(cfg)

@@ -174,8 +174,7 @@ def test_a_students_name_has_the_same_numbers_in_summary_figures_and_notebooks(m
 @pytest.mark.slow
 def test_the_image_figures_show_the_committed_digit_students_of_the_summary(monkeypatch):
     from ideal_diffusion.experiments import images
-    from ideal_diffusion.experiments.students import CHECKPOINTED
-    from ideal_diffusion.experiments.summary import student_rows
+    from ideal_diffusion.experiments.cd import student_vs_optimum
 
     seen = []
 
@@ -194,12 +193,12 @@ def test_the_image_figures_show_the_committed_digit_students_of_the_summary(monk
     assert seen
     for r in seen:
         c = r.config
-        spec, = (s for s in CHECKPOINTED if s.data == c.data and s.K == c.K
-                 and s.method == ("cd" if c.K == 1 else "mbcd"))
+        sc = images.student_config(c.data, c.K)  # the summary's student of that K
+        assert (sc.n_test, sc.test_seed) == (c.n, c.seed)
         q = r.get(f"Ours, {c.K} steps").quality
-        live, = (row for row in student_rows(c.data, c.n) if row.method == spec.label)
+        live = student_vs_optimum.run(sc).measure
         assert (q.err_median, q.same_basin) == (live.err_median, live.same_basin)
-        nfe, n, err, basin = committed[(c.data, spec.label)]
+        nfe, n, err, basin = committed[(c.data, sc.label)]
         assert (nfe, n) == (c.K, c.n) and _close(err, q.err_median) and _close(basin,
                                                                                 q.same_basin)
 

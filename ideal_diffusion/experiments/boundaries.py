@@ -207,8 +207,11 @@ def plot(result: Result, ax=None):
 SUMMARY = Config()
 
 
-def summary_config(data: str = "clusters") -> Config:
-    """The Config of the summary table's searched-boundary students on ``data``."""
+def summary_config(data: str = "clusters") -> Config | None:
+    """The Config of the summary table's searched-boundary students on ``data``; None for the
+    image sets (a search there trains a d = 64 student per K: beyond the figure budget)."""
+    if data in common.IMAGE_DATASETS:
+        return None
     return replace(SUMMARY, mb=mbcd.summary_config(data))
 
 

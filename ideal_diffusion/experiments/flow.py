@@ -49,7 +49,7 @@ from ..schedules import SIGMA_MAX, sampling_grid
 from ..solvers import sample
 from . import _checks as check
 from ._cache import cached
-from .common import SummaryRow, dataset, ideal_denoiser, measure, reference
+from .common import IMAGE_DATASETS, SummaryRow, dataset, ideal_denoiser, measure, reference
 
 __all__ = ["Config", "Result", "run", "plot", "plot_edge", "summary_config", "summary_rows"]
 
@@ -332,15 +332,15 @@ def plot(result: Result, ax=None):
 
 
 def summary_config(data: str = "clusters") -> Config | None:
-    """The Config of the summary table's flow rows on ``data``; None for ``"digits"`` (see
+    """The Config of the summary table's flow rows on ``data``; None for the image sets (see
     :func:`summary_rows`)."""
-    return None if data == "digits" else Config(data=data)
+    return None if data in IMAGE_DATASETS else Config(data=data)
 
 
 def summary_rows(result: Result) -> list[SummaryRow]:
     """Rows at NFE 1, 2, 4: the reflow student and Euler on the exact 2-rectified velocity.
 
-    2-D sets only: for ``"digits"`` every v2 evaluation needs basin solves of up to 1,797
+    2-D sets only: for the digits every v2 evaluation needs basin solves of up to 1,797
     candidates per point, far beyond the figure budget, so :func:`summary_config` gives None.
     The student row carries its samples of all ``n_ref`` reference noises (error, CI and
     quality columns); its optimum (v2) columns are over the first ``n_eval`` of them, which

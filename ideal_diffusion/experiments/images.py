@@ -14,7 +14,7 @@ From the same held-out noises x_T = 80 z (:func:`~.common.reference`) we compare
 every sample being the state at sigma_min = 0.002 (no final projection onto the data):
 
 * **Teacher, 50 steps**: Heun on the 50-step sampler grid (100 denoiser evaluations);
-* **Ours, K steps**: the K-boundary CD student (:mod:`.students`, a committed checkpoint),
+* **Ours, K steps**: the summary's K-boundary CD student (:func:`student_config`, committed),
   sampled by K jumps s_N -> b_{K-1} -> ... -> b_0 = s_1 = sigma_min (K network evaluations);
 * **its exact optimum**: the same K jumps with
   :class:`~ideal_diffusion.distill.optima.ConsistencyOracle`, the teacher's Heun chain along the
@@ -40,11 +40,12 @@ from ..metrics import frechet_distance
 from ..schedules import sampling_grid
 from ..solvers import nfe, sample
 from . import _checks as check
+from . import mbcd
 from ._cache import cached
+from .cd import student_vs_optimum
 from .common import Measurement, ideal_denoiser, measure, out_of_range, reference
-from .students import CHECKPOINTED, student
 
-__all__ = ["Config", "Result", "Sampler", "plot", "run"]
+__all__ = ["Config", "Result", "Sampler", "plot", "run", "student_config"]
 
 
 @dataclass(frozen=True)
@@ -115,23 +116,23 @@ class Result:
         return "\n".join(lines)
 
 
-def _spec(data, K):
-    for s in CHECKPOINTED:
-        if s.data == data and s.method == ("cd" if K == 1 else "mbcd") and s.K == K:
-            return s
-    raise ValueError(f"K must be one of the committed {data} students' "
-                     f"{sorted({s.K for s in CHECKPOINTED if s.method != 'kd' and s.data == data})}"
-                     f", got {K!r}")
+def student_config(data: str, K: int) -> student_vs_optimum.Config:
+    """The summary's K-boundary student of ``data`` (K = 1: CD; else :mod:`.mbcd`'s)."""
+    mb = mbcd.summary_config(data)
+    known = (1,) + tuple(mb.Ks)
+    if K not in known:
+        raise ValueError(f"K must be one of the summary's {data} students' {known}, got {K!r}")
+    return mb.student_config(K)
 
 
 @cached
 def run(cfg: Config = Config()) -> Result:
     """Sample the held-out noises with every sampler and measure them (cached on ``cfg``)."""
-    spec = _spec(cfg.data, cfg.K)
+    c = student_config(cfg.data, cfg.K)
     ref = reference(cfg.data, cfg.n, cfg.seed)
     den = ideal_denoiser(cfg.data)
-    st = student(spec)
-    orc = ConsistencyOracle(den, st.grid, spec.solver, st.boundaries)
+    st = student_vs_optimum.student(c)
+    orc = ConsistencyOracle(den, st.grid, c.solver, st.boundaries)
     x_T = ref.x_T
     teacher_grid = sampling_grid(cfg.teacher_steps)
     few = sampling_grid(cfg.K)

@@ -33,10 +33,10 @@ from ..solvers import SOLVERS, nfe, sample
 from . import _checks as check
 from . import common, names
 from ._cache import cached
-from .students import persisted
+from .store import persisted
 
-__all__ = ["SUMMARY", "Config", "Result", "plot", "plot_inherits_error", "run", "summary_config",
-           "summary_rows", "teacher_sample"]
+__all__ = ["DIGITS", "SUMMARY", "Config", "Result", "plot", "plot_inherits_error", "run",
+           "student", "student_key", "summary_config", "summary_rows", "teacher_sample"]
 
 STUDENTS = ("many", "few", "x0")
 
@@ -54,6 +54,8 @@ class Config:
     hidden, depth, sigma_data : the student ``Model(MLP, EDMPrecond)`` at sigma = 80
     train : TrainConfig of every student
     n_test, test_seed : held-out noises of :func:`common.reference`
+    students : tuple -- which of ``"many"``, ``"few"``, ``"x0"`` to train (the figures need
+        all three; the digit rows of the summary only ``"many"``)
     """
 
     data: str = "clusters"
@@ -69,6 +71,7 @@ class Config:
     train: TrainConfig = TrainConfig(steps=1500, batch=256, lr=5e-3, warmup=100)
     n_test: int = 400
     test_seed: int = 2024
+    students: tuple = STUDENTS
 
     def __post_init__(self):
         check.dataset(self, "data")
@@ -84,6 +87,7 @@ class Config:
         check.instance(self, "train", TrainConfig)
         check.integer(self, "n_test", 1)
         check.integer(self, "test_seed", 0)
+        check.choices(self, "students", STUDENTS)
 
     def label(self, which: str = "many") -> str:
         """The name of student ``which`` (``"many"``, ``"few"`` or ``"x0"``) in tables, figures
@@ -99,8 +103,8 @@ class Config:
                              else (self.solver_few, self.steps_few))
             name = f"KD ({solver.capitalize()} {steps}-step teacher)"
         # the teachers are in the name (or, for the other student, do not make this one)
-        ref = replace(Config(), **{f: getattr(self, f) for f in _TEACHERS})
-        return names.label(name, self, ref, ignore=("data", "n_test", "test_seed"))
+        ref = replace(summary_config(self.data), **{f: getattr(self, f) for f in _TEACHERS})
+        return names.label(name, self, ref, ignore=("data", "n_test", "test_seed", "students"))
 
 
 #: the teacher fields: named in a KD student's name, never part of its budget
@@ -112,20 +116,41 @@ def teacher_sample(data: str, x_T, solver: str, steps: int) -> np.ndarray:
     return sample(common.ideal_denoiser(data), x_T, sampling_grid(steps), solver)
 
 
-def _train(pairs, cfg: Config, which: str):
-    """The KD (or x0-regression) student ``which`` of ``cfg``, persisted on everything that
-    makes it (:func:`.students.persisted`)."""
-    key = (which, cfg.data, cfg.n_pairs, cfg.pair_seed, cfg.solver_many, cfg.steps_many,
-           cfg.solver_few, cfg.steps_few, cfg.hidden, cfg.depth, cfg.sigma_data, cfg.train)
-    return persisted("kd", key, lambda: train_kd(pairs, cfg.train, hidden=cfg.hidden,
-                                                 depth=cfg.depth, sigma_data=cfg.sigma_data))
+def _pairs(cfg: Config, which: str):
+    """The regression pairs of student ``which``: the inputs x_T = x0 + 80 eps (shared by the
+    three students) and their targets (the teacher's state at sigma_min, or x0)."""
+    data, den = common.dataset(cfg.data), common.ideal_denoiser(cfg.data)
+    x_T, x0 = noisy_pairs(data, cfg.n_pairs, SIGMA_MAX, cfg.pair_seed)
+    if which == "x0":
+        return regression_pairs(x_T, x0, SIGMA_MAX)
+    solver, steps = ((cfg.solver_many, cfg.steps_many) if which == "many"
+                     else (cfg.solver_few, cfg.steps_few))
+    return collect_pairs(den, x_T, sampling_grid(steps), solver)
+
+
+def student_key(cfg: Config, which: str = "many") -> tuple:
+    """Everything that makes student ``which`` of ``cfg`` (its identity in the store)."""
+    if which not in STUDENTS:
+        raise ValueError(f"which must be one of {STUDENTS}, got {which!r}")
+    return (which, cfg.data, cfg.n_pairs, cfg.pair_seed, cfg.solver_many, cfg.steps_many,
+            cfg.solver_few, cfg.steps_few, cfg.hidden, cfg.depth, cfg.sigma_data, cfg.train)
+
+
+def student(cfg: Config = Config(), which: str = "many"):
+    """The trained KD (or x0-regression) student ``which`` of ``cfg``: from the store
+    (:mod:`.store`) when it holds one made exactly so, else trained now (its pairs are
+    collected only then)."""
+    return persisted("kd", student_key(cfg, which), lambda: train_kd(_pairs(cfg, which), cfg.train,
+                                                 hidden=cfg.hidden, depth=cfg.depth,
+                                                 sigma_data=cfg.sigma_data))
 
 
 @dataclass(frozen=True, eq=False)
 class Result:
-    """The three students and the teachers on the reference noises.
+    """The students and the teachers on the reference noises.
 
-    Dict fields are keyed by student (``"many"``, ``"few"``, ``"x0"``).
+    Dict fields are keyed by student (``"many"``, ``"few"``, ``"x0"``: those of
+    ``config.students``).
 
     Attributes
     ----------
@@ -165,34 +190,37 @@ class Result:
 
 @cached
 def run(cfg: Config = Config()) -> Result:
-    """Train the three students of ``cfg`` and measure them on the reference noises."""
-    data, den = common.dataset(cfg.data), common.ideal_denoiser(cfg.data)
-    x_T, x0 = noisy_pairs(data, cfg.n_pairs, SIGMA_MAX, cfg.pair_seed)
+    """Train (or load) the students of ``cfg`` and measure them on the reference noises."""
+    den = common.ideal_denoiser(cfg.data)
     grids = {"many": sampling_grid(cfg.steps_many),
              "few": sampling_grid(cfg.steps_few)}
     solvers = {"many": cfg.solver_many, "few": cfg.solver_few}
-    pairs = {k: collect_pairs(den, x_T, grids[k], solvers[k]) for k in ("many", "few")}
-    pairs["x0"] = regression_pairs(x_T, x0, SIGMA_MAX)
     students, seconds = {}, {}
-    for k in STUDENTS:
+    for k in cfg.students:
         t0 = time.perf_counter()
-        students[k] = _train(pairs[k], cfg, k)
+        students[k] = student(cfg, k)
         seconds[k] = time.perf_counter() - t0
     ref = common.reference(cfg.data, cfg.n_test, cfg.test_seed)
     teach = {k: sample(den, ref.x_T, grids[k], solvers[k]) for k in ("many", "few")}
     avg = den(ref.x_T, SIGMA_MAX)
     opt = {"many": teach["many"], "few": teach["few"], "x0": avg}
-    out = {k: students[k](ref.x_T) for k in STUDENTS}
+    out = {k: students[k](ref.x_T) for k in cfg.students}
     dist = lambda a, b: float(np.median(np.linalg.norm(a - b, axis=1)))  # noqa: E731
     return Result(
         config=cfg, students=students, x_T=ref.x_T, x_exact=ref.x_exact, outputs=out,
         teacher_many=teach["many"], teacher_few=teach["few"], average=avg,
-        measure={k: common.measure(out[k], ref) for k in STUDENTS},
+        measure={k: common.measure(out[k], ref) for k in cfg.students},
         measure_teacher={k: common.measure(teach[k], ref) for k in ("many", "few")},
-        err_to_optimum={k: dist(out[k], opt[k]) for k in STUDENTS},
+        err_to_optimum={k: dist(out[k], opt[k]) for k in cfg.students},
         nfe_teacher={k: nfe(solvers[k], grids[k]) for k in ("many", "few")},
-        teacher_evals={k: int(pairs[k].teacher_evals) for k in STUDENTS},
+        teacher_evals={k: int(students[k].teacher_evals) for k in cfg.students},
         train_seconds=seconds)
+
+
+def _need_all(result: Result) -> None:
+    if set(result.config.students) != set(STUDENTS):
+        raise ValueError(f"the KD figures need every student {STUDENTS}; this result trained "
+                         f"only {result.config.students}")
 
 
 def _data_axes(ax, data, pad=0.45):
@@ -221,6 +249,7 @@ def plot(result: Result, ax=None, n_show: int = 400):
     a1, a2, a3 = ax
     fig = a1.figure
     r = result
+    _need_all(r)
     data = common.dataset(r.config.data)
     basin = nearest_point(data, r.x_exact)[0]
     colors = plt.get_cmap("tab20")(basin % 20)[:n_show]
@@ -264,6 +293,7 @@ def plot_inherits_error(result: Result, ax=None):
     ``ax``: five axes, or None for a new figure.
     """
     r = result
+    _need_all(r)
     c = r.config
     if ax is None:
         fig = plt.figure(figsize=(21, 5.6))
@@ -318,14 +348,24 @@ def plot_inherits_error(result: Result, ax=None):
     return fig
 
 
-#: the KD students of the summary table: the default Config's, the same students as the figures
-#: and notebook 02 show (one student per name, :mod:`.names`)
+#: the KD students of the summary table on the 2-D sets: the default Config's, the same
+#: students as the figures and notebook 02 show (one student per name, :mod:`.names`)
 SUMMARY = Config()
+
+#: the KD students of the digits (d = 64): the 50-step Heun teacher's student only, a wider
+#: network. Committed in the store (:mod:`.students` names them; ``retrain`` remakes them).
+DIGITS = {
+    "digits": replace(SUMMARY, data="digits", hidden=256, depth=3, students=("many",),
+                      train=TrainConfig(steps=3000, batch=256, lr=2e-3)),
+    "digits_gmm": replace(SUMMARY, data="digits_gmm", hidden=256, depth=3, students=("many",),
+                          train=TrainConfig(steps=6000, batch=256, lr=2e-3)),
+}
 
 
 def summary_config(data: str = "clusters") -> Config:
-    """The Config of the summary table's KD students on ``data`` (:data:`SUMMARY`)."""
-    return replace(SUMMARY, data=data)
+    """The Config of the summary table's KD students on ``data``: :data:`DIGITS` for the digit
+    sets, else :data:`SUMMARY` on ``data``."""
+    return DIGITS[data] if data in DIGITS else replace(SUMMARY, data=data)
 
 
 def summary_rows(result: Result) -> list:
@@ -341,6 +381,8 @@ def summary_rows(result: Result) -> list:
     t = cfg.train
     rows = []
     for k, steps in (("many", cfg.steps_many), ("few", cfg.steps_few)):
+        if k not in cfg.students:
+            continue
         rows.append(common.SummaryRow(
             data, cfg.label(k), 1, r.teacher_evals[k],
             r.measure[k].err_median, r.measure_teacher[k].err_median, r.err_to_optimum[k],

@@ -172,8 +172,10 @@ SUMMARY = Config(Ks=(2, 4))
 
 
 def summary_config(data: str = "clusters") -> Config:
-    """The Config of the summary table's MBCD students on ``data`` (:data:`SUMMARY`)."""
-    return replace(SUMMARY, cd=replace(SUMMARY.cd, data=data))
+    """The Config of the summary table's MBCD students on ``data``: :data:`SUMMARY` around the
+    CD student of :func:`.cd.student_vs_optimum.summary_config` (the digit sets' own network
+    and training)."""
+    return replace(SUMMARY, cd=student_vs_optimum.summary_config(data))
 
 
 def summary_rows(result: Result) -> list:

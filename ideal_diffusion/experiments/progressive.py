@@ -32,7 +32,7 @@ from ..schedules import sampling_grid
 from ..solvers import sample
 from . import _checks as check
 from ._cache import cached
-from .common import SummaryRow, dataset, ideal_denoiser, measure, reference
+from .common import IMAGE_DATASETS, SummaryRow, dataset, ideal_denoiser, measure, reference
 
 __all__ = ["Config", "Result", "plot", "run", "summary_config", "summary_rows"]
 
@@ -175,10 +175,10 @@ def plot(result: Result, ax=None):
 def summary_config(data: str = "clusters") -> Config | None:
     """The Config of the summary table's progressive rows on ``data`` (2-D sets only).
 
-    ``"digits"`` (d = 64) would need far more than the ~60 s training budget per set for
-    students worth measuring, so it gives None (no rows).
+    The image sets (d = 64) would need far more than the ~60 s training budget per set for
+    students worth measuring, so they give None (no rows).
     """
-    return None if data == "digits" else Config(data=data)
+    return None if data in IMAGE_DATASETS else Config(data=data)
 
 
 def summary_rows(result: Result) -> list[SummaryRow]:

@@ -1,228 +1,123 @@
-"""Trained students too slow to train on every run: a spec, a committed checkpoint, a retrain.
+"""The committed digit students, by name, and the retraining that remakes the store.
 
-A :class:`StudentSpec` is a frozen record of everything that makes a student: the data set,
-the method (``"cd"`` for one boundary, ``"mbcd"`` for K boundaries, ``"kd"``), the grid, the
-teacher's solver, the network and its :class:`~ideal_diffusion.nn.TrainConfig`. Its checkpoint
-lives in ``ideal_diffusion/checkpoints/<spec.name>.npz`` and stores the spec, so
-:func:`load_student` refuses a file made from another spec (a stale checkpoint never passes
-for a fresh one). ``python -m ideal_diffusion retrain`` remakes every checkpoint of
-:data:`CHECKPOINTED` deterministically from its seed (same seed, same bits).
+The digit students are ordinary experiment students: those of ``kd.summary_config(data)``,
+``cd.student_vs_optimum.summary_config(data)`` and ``mbcd.summary_config(data)`` for ``data``
+= ``"digits"`` (the memorising teacher) and ``"digits_gmm"`` (the generalising one). They live
+in the one store (:mod:`.store`) beside the 2-D students, under the same kind of key. What
+sets them apart is only their cost (minutes each on 2 cores): :data:`CHECKPOINTED` names them,
+so that ``python -m ideal_diffusion retrain [--only NAME ...]`` can remake them in parallel
+worker processes before the figures and the table remake the rest.
 """
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import os
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-from ..distill.cd import CDResult, train_cd
-from ..distill.kd import KDResult, collect_pairs, train_kd
-from ..distill.mbcd import choose_boundaries
-from ..distill.optima import distill_grid
-from ..distill.records import load_record, result_from_record, save_record
-from ..nn import NET_DEFAULTS, TrainConfig
-from ..schedules import sampling_grid
-from .common import DATASETS, dataset, ideal_denoiser, noise
+from . import kd, mbcd, store
+from .cd import student_vs_optimum
 
-__all__ = ["AUTO_DIR", "CHECKPOINTED", "CHECKPOINT_DIR", "SAVE_ENV", "StaleCheckpoint",
-           "StudentSpec", "key_text", "load_student", "persisted", "retrain_all", "student",
-           "train_student"]
-
-CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
-METHODS = ("cd", "mbcd", "kd")
+__all__ = ["CHECKPOINTED", "Committed", "clear_store", "retrain_all", "student"]
 
 
 @dataclass(frozen=True)
-class StudentSpec:
-    """Everything that makes one trained student (frozen: a cache key and a checkpoint id).
+class Committed:
+    """One committed student: its name, its experiment's Config and how to get it.
 
     Attributes
     ----------
-    data : str -- data set name (:func:`~.common.dataset`)
-    method : {"cd", "mbcd", "kd"}
-    K : int -- boundaries (network evaluations at sampling); 1 for "cd" and "kd"
-    N : int -- levels of the ascending distillation grid s_1 = 0.002 < ... < s_N = 80
-    solver : str -- the teacher's solver ("heun" or "euler"; KD: the sampler of the pairs)
-    teacher_steps : int -- KD only: steps of the teacher's sampler making the pairs
-    n_pairs : int -- KD only: number of counted (x_T, teacher sample) pairs
-    param : str -- CD output parameterisation
-    hidden, depth : int -- MLP size
-    train : TrainConfig
+    name : str -- e.g. ``digits_gmm_mbcd4``
+    config : the experiment Config that makes it (``kd.Config`` or
+        ``cd.student_vs_optimum.Config``)
+    kind : {"kd", "cd"} -- the store's file prefix
     """
 
-    data: str
-    method: str
-    K: int = 1
-    N: int = 18
-    solver: str = "heun"
-    teacher_steps: int = 50
-    n_pairs: int = 8192
-    param: str = "jump_edm"
-    hidden: int = 256
-    depth: int = 3
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=6000, batch=256,
-                                                                   lr=2e-3, ema=0.9))
-
-    def __post_init__(self):
-        if self.data not in DATASETS:  # also keeps the checkpoint name inside checkpoints/
-            raise ValueError(f"data must be one of {DATASETS}, got {self.data!r}")
-        if self.method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
-        if self.method != "mbcd" and self.K != 1:
-            raise ValueError(f"K must be 1 for method {self.method!r}, got {self.K!r}")
+    name: str
+    config: object
+    kind: str
 
     @property
-    def label(self) -> str:
-        """The student's name in tables and figures, e.g. ``MBCD (K=4)``."""
-        if self.method == "kd":
-            return f"KD ({self.solver.capitalize()} {self.teacher_steps}-step teacher)"
-        return "CD (1 step)" if self.method == "cd" else f"MBCD (K={self.K})"
+    def get(self) -> Callable:
+        """``() -> student``: loaded from the store, or trained."""
+        if self.kind == "kd":
+            return lambda: kd.student(self.config, "many")
+        return lambda: student_vs_optimum.student(self.config)
 
     @property
-    def name(self) -> str:
-        """The checkpoint file stem, e.g. ``digits_mbcd4``."""
-        return f"{self.data}_{self.method}{self.K if self.method == 'mbcd' else ''}"
+    def key(self) -> tuple:
+        """Everything that makes it: its identity in the store."""
+        return (kd.student_key(self.config, "many") if self.kind == "kd"
+                else student_vs_optimum.student_key(self.config))
 
     @property
     def path(self) -> Path:
-        return CHECKPOINT_DIR / f"{self.name}.npz"
+        """Its file in the store."""
+        return store.path_for(self.kind, self.key)
 
-    def to_json(self) -> dict:
-        d = dataclasses.asdict(self)
-        return d
-
-    @classmethod
-    def from_json(cls, d: dict) -> StudentSpec:
-        d = dict(d)
-        d["train"] = TrainConfig(**d["train"])
-        return cls(**d)
+    def load(self):
+        """The stored student, or None when the store holds no current one (never trains)."""
+        return store.load(self.kind, self.key)
 
 
-def _kd_pair_seed(spec: StudentSpec) -> int:
-    return 10_000 + spec.train.seed
+def _committed() -> dict:
+    out = {}
+    for data in ("digits", "digits_gmm"):
+        mb = mbcd.summary_config(data)
+        out[f"{data}_cd"] = Committed(f"{data}_cd", mb.student_config(1), "cd")
+        for K in mb.Ks:
+            out[f"{data}_mbcd{K}"] = Committed(f"{data}_mbcd{K}", mb.student_config(K), "cd")
+        out[f"{data}_kd"] = Committed(f"{data}_kd", kd.summary_config(data), "kd")
+    return out
 
 
-def train_student(spec: StudentSpec) -> CDResult | KDResult:
-    """Train the student of ``spec`` (deterministic: one BLAS thread, the spec's seed)."""
-    data, den = dataset(spec.data), ideal_denoiser(spec.data)
-    t0 = time.perf_counter()
-    if spec.method == "kd":
-        x_T = noise(data.d, spec.n_pairs, _kd_pair_seed(spec))
-        pairs = collect_pairs(den, x_T, sampling_grid(spec.teacher_steps), spec.solver)
-        res = train_kd(pairs, spec.train, hidden=spec.hidden, depth=spec.depth)
-    else:
-        grid = distill_grid(spec.N)
-        b = choose_boundaries(grid, spec.K)
-        res = train_cd(den, data, grid, spec.solver, b, spec.train, param=spec.param,
-                       hidden=spec.hidden, depth=spec.depth)
-    res.train_seconds = time.perf_counter() - t0
-    return res
+#: the digit students of the summary and the image figures, by name
+CHECKPOINTED: dict[str, Committed] = _committed()
 
 
-def save_student(spec: StudentSpec, res, path=None) -> Path:
-    """Write ``res`` (trained from ``spec``) as a student record with its spec, atomically."""
-    path = spec.path if path is None else Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return save_record(path, res.to_record(), spec=spec.to_json())
+def student(name: str):
+    """The committed student ``name`` (a key of :data:`CHECKPOINTED`)."""
+    if name not in CHECKPOINTED:
+        raise ValueError(f"name must be one of {list(CHECKPOINTED)}, got {name!r}")
+    return CHECKPOINTED[name].get()
 
 
-def _load(path):
-    """A stored student and its identity fields: the one loader of both stores."""
-    record, extra = load_record(path)
-    return result_from_record(record), extra
-
-
-def load_student(spec: StudentSpec, path=None):
-    """Load the committed student of ``spec`` (its EMA target and loss history included).
-
-    Raises
-    ------
-    FileNotFoundError
-        If there is no checkpoint (``python -m ideal_diffusion retrain`` makes it).
-    StaleCheckpoint (a ValueError)
-        If the checkpoint was made from another spec (display switches such as
-        ``TrainConfig.progress`` aside), with other network defaults, or holds no student
-        record (an older format).
-    """
-    path = spec.path if path is None else Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path} is missing: run 'python -m ideal_diffusion retrain'")
+def _retrain_one(name: str) -> tuple:
+    """Train ``name`` anew and save it (in a worker process, or in this one)."""
+    force, saving = store.FORCE_TRAIN, os.environ.get(store.SAVE_ENV)
+    store.FORCE_TRAIN, os.environ[store.SAVE_ENV] = True, "1"
     try:
-        res, extra = _load(path)
-    except ValueError as err:
-        raise StaleCheckpoint(f"{err}; run 'python -m ideal_diffusion retrain'") from err
-    stored = extra.get("spec")
-    if (not isinstance(stored, dict)
-            or _without_display(StudentSpec.from_json(stored)) != _without_display(spec)
-            or not _default_architecture_matches(res.model)):
-        raise StaleCheckpoint(f"{path} was made from another spec or network; run "
-                              "'python -m ideal_diffusion retrain' to remake it")
-    return res
+        t0 = time.perf_counter()
+        CHECKPOINTED[name].get()
+        return name, CHECKPOINTED[name].path, time.perf_counter() - t0
+    finally:
+        store.FORCE_TRAIN = force
+        if saving is None:
+            del os.environ[store.SAVE_ENV]
+        else:
+            os.environ[store.SAVE_ENV] = saving
 
 
-class StaleCheckpoint(ValueError):
-    """A checkpoint made from another spec or network than the one asked for."""
-
-
-_LOADED: dict = {}
-
-
-def student(spec: StudentSpec):
-    """The student of ``spec``: its checkpoint if committed and made from this spec (display
-    switches aside), else trained now (cached)."""
-    if spec not in _LOADED:
-        try:
-            _LOADED[spec] = load_student(spec)
-        except (FileNotFoundError, StaleCheckpoint):
-            _LOADED[spec] = train_student(spec)
-    return _LOADED[spec]
-
-
-def _digits(method, K=1, **kw) -> StudentSpec:
-    return StudentSpec("digits", method, K, **kw)
-
-
-#: CD / multi-boundary CD students of the generalising teacher: 10,000 steps at peak lr 5e-3
-#: (the closing note of issue 16 gives what 2e-3 and fewer steps reached)
-GMM_CD_TRAIN = TrainConfig(steps=10_000, batch=256, lr=5e-3, ema=0.9)
-
-
-def _gmm(method, K=1, **kw) -> StudentSpec:
-    return StudentSpec("digits_gmm", method, K, **kw)
-
-
-#: The committed students: the digits rows of the summary and the images figures, on the
-#: memorising teacher (``digits``) and on the generalising one (``digits_gmm``).
-CHECKPOINTED = (
-    _digits("cd", param="jump_edm"),
-    _digits("mbcd", 2),
-    _digits("mbcd", 4),
-    _digits("kd", train=TrainConfig(steps=3000, batch=256, lr=2e-3)),
-    _gmm("cd", param="jump_edm", train=GMM_CD_TRAIN),
-    _gmm("mbcd", 2, train=GMM_CD_TRAIN),
-    _gmm("mbcd", 4, train=GMM_CD_TRAIN),
-    _gmm("kd", train=TrainConfig(steps=6000, batch=256, lr=2e-3)),
-)
-
-
-def _retrain_one(spec: StudentSpec) -> tuple:
-    res = train_student(spec)
-    return spec, save_student(spec, res), res.train_seconds
+def clear_store() -> int:
+    """Delete every student file of the store; return how many."""
+    paths = list(store.STORE_DIR.glob("*.npz"))
+    for p in paths:
+        p.unlink()
+    return len(paths)
 
 
 def retrain_all(only=None, echo=print, jobs: int = 1) -> list[Path]:
-    """Retrain and save every spec of :data:`CHECKPOINTED` (or those whose name is in ``only``),
-    in ``jobs`` worker processes (each trains on one BLAS thread: same bits whatever ``jobs``)."""
-    names = [s.name for s in CHECKPOINTED]
+    """Retrain and save the students of :data:`CHECKPOINTED` (or those named in ``only``), in
+    ``jobs`` worker processes (each trains on one BLAS thread: same bits whatever ``jobs``)."""
+    names = list(CHECKPOINTED)
     if only:
         bad = sorted(set(only) - set(names))
         if bad:
             raise ValueError(f"unknown student name(s) {bad}; known: {names}")
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
-    todo = [s for s in CHECKPOINTED if not only or s.name in only]
+    todo = [n for n in names if not only or n in only]
     out = []
     if jobs == 1:
         done = map(_retrain_one, todo)
@@ -232,83 +127,9 @@ def retrain_all(only=None, echo=print, jobs: int = 1) -> list[Path]:
 
         pool = ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"))
         done = pool.map(_retrain_one, todo)
-    for spec, path, seconds in done:
-        _LOADED.pop(spec, None)
+    for name, path, seconds in done:
         out.append(path)
-        echo(f"{spec.name}: trained in {seconds:.1f} s, wrote {path}")
+        echo(f"{name}: trained in {seconds:.1f} s, wrote {path}")
     if jobs > 1:
         pool.shutdown()
     return out
-
-
-# ----------------------------------------------------------------------------- persisted runs
-
-#: where :func:`persisted` keeps the experiments' trained 2-D students
-AUTO_DIR = CHECKPOINT_DIR / "auto"
-#: set to "1" (``python -m ideal_diffusion retrain`` does) to save every student trained
-SAVE_ENV = "IDEAL_DIFFUSION_SAVE_STUDENTS"
-
-
-#: TrainConfig fields that only change what is displayed, never the trained bits
-DISPLAY_FIELDS = ("progress",)
-
-
-def _without_display(value):
-    """``value`` with every TrainConfig inside (tuple items, dataclass fields) stripped of its
-    display switches (set to their defaults): they are not part of a student's identity."""
-    if isinstance(value, TrainConfig):
-        return dataclasses.replace(value, **{f: None for f in DISPLAY_FIELDS})
-    if isinstance(value, tuple):
-        return tuple(_without_display(v) for v in value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        changes = {f.name: _without_display(getattr(value, f.name))
-                   for f in dataclasses.fields(value) if f.init}
-        return dataclasses.replace(value, **changes)
-    return value
-
-
-def key_text(key) -> str:
-    """The identity of a student: ``repr`` of everything that makes it, display switches out."""
-    return repr(_without_display(key))
-
-
-def _default_architecture_matches(model) -> bool:
-    """A stored network built with this machine's :data:`~ideal_diffusion.nn.NET_DEFAULTS` for
-    what its config does not name (activation, embedding width): a changed default retrains."""
-    arch = model.net.config
-    return all(arch.get(k) == NET_DEFAULTS[k] for k in ("activation", "emb_dim"))
-
-
-def persisted(kind: str, key, train_fn):
-    """A trained CD or KD student identified by ``key``: loaded if committed, else trained.
-
-    Parameters
-    ----------
-    kind : str -- a file-name prefix (``"cd"``, ``"kd"``)
-    key : a frozen record (dataclass or tuple) of *everything* that makes the student; its
-        ``repr`` names the checkpoint (a digest) and is stored in it and compared on load, so
-        a changed knob never loads a stale student
-    train_fn : callable ``() -> CDResult | KDResult`` training it (deterministic)
-
-    The checkpoint ``ideal_diffusion/checkpoints/auto/<kind>-<digest>.npz`` holds the student
-    record (:mod:`ideal_diffusion.distill.records`: the online network, the EMA target, the
-    loss history and the result's fields); a loaded student gives the same bits as a freshly
-    trained one. Students are saved only when ``IDEAL_DIFFUSION_SAVE_STUDENTS=1``
-    (``python -m ideal_diffusion retrain`` sets it), so an experiment never writes into the
-    package by itself.
-    """
-    text = key_text(key)
-    path = AUTO_DIR / f"{kind}-{hashlib.sha256(text.encode()).hexdigest()[:16]}.npz"
-    if path.exists():
-        try:
-            res, extra = _load(path)
-        except ValueError:  # an older format: retrained below
-            res, extra = None, {}
-        if res is not None and extra.get("key") == text \
-                and _default_architecture_matches(res.model):
-            return res
-    res = train_fn()
-    if os.environ.get(SAVE_ENV) == "1":
-        AUTO_DIR.mkdir(parents=True, exist_ok=True)
-        save_record(path, res.to_record(), key=text)
-    return res

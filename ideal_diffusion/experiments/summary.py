@@ -31,8 +31,6 @@ from dataclasses import dataclass, replace
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ..distill.optima import ConsistencyOracle
-from ..distill.sampling import kjump_sample
 from ..metrics import frechet_distance, paired_bootstrap
 from ..schedules import sampling_grid
 from ..solvers import nfe as count_nfe
@@ -42,16 +40,13 @@ from . import boundaries, flow, kd, mbcd, progressive
 from ._cache import cached
 from .cd import student_vs_optimum
 from .common import DATASETS, SummaryRow, ideal_denoiser, measure, reference
-from .students import CHECKPOINTED, student
 
-__all__ = ["Config", "SummaryResult", "finish_rows", "plot", "run", "student_rows",
+__all__ = ["Config", "SummaryResult", "finish_rows", "module_rows", "plot", "run",
            "teacher_rows"]
 
 SOLVER_LABEL = {"euler": "Euler", "heun": "Heun", "dpmpp_2m": "DPM-Solver++(2M)"}
 #: experiment modules that contribute 2-D rows: ``summary_rows(run(summary_config(data)))``
 ROW_MODULES = (kd, student_vs_optimum, mbcd, boundaries, progressive, flow)
-#: data sets whose student rows come from committed checkpoints (:data:`.students.CHECKPOINTED`)
-CHECKPOINT_DATA = ("digits", "digits_gmm")
 
 
 @dataclass(frozen=True)
@@ -110,36 +105,6 @@ def teacher_rows(data: str, nfes=(1, 2, 4), teacher_steps: int = 50, n: int = 40
     return rows
 
 
-def student_rows(data: str, n: int = 400, seed: int = 2024) -> list:
-    """The committed students of ``data`` (KD, CD, multi-boundary CD) and their exact optima."""
-    ref = reference(data, n, seed)
-    den = ideal_denoiser(data)
-    rows = []
-    for spec in CHECKPOINTED:
-        if spec.data != data:
-            continue
-        st = student(spec)
-        t = spec.train
-        if spec.method == "kd":
-            x = st(ref.x_T)
-            x_opt = sample(den, ref.x_T, sampling_grid(spec.teacher_steps), spec.solver)
-            k = 1
-            note = (f"optimum: the teacher's {spec.teacher_steps}-step map; {spec.n_pairs} pairs; "
-                    f"MLP {spec.hidden}x{spec.depth}, {t.steps} steps x batch {t.batch}")
-        else:
-            x = kjump_sample(st, ref.x_T)
-            orc = ConsistencyOracle(den, st.grid, spec.solver, st.boundaries)
-            x_opt = kjump_sample(orc, ref.x_T, st.grid, st.boundaries)
-            k = spec.K
-            note = (f"MLP {spec.hidden}x{spec.depth} ({spec.param}), {t.steps} steps x "
-                    f"batch {t.batch}, mu {t.ema}; N={spec.N} {spec.solver} grid")
-        q = measure(x, ref)
-        rows.append(SummaryRow(data, spec.label, k, int(st.teacher_evals), q.err_median,
-                               None, None, q.same_basin, note + "; a committed checkpoint",
-                               samples=x, optimum_samples=x_opt))
-    return rows
-
-
 def finish_rows(rows, n: int = 400, seed: int = 2024, n_boot: int = 2000) -> list:
     """Fill every measured column from the rows' samples, on one set of noises per data set.
 
@@ -189,7 +154,10 @@ def finish_rows(rows, n: int = 400, seed: int = 2024, n_boot: int = 2000) -> lis
     return out
 
 
-def _module_rows(data) -> list:
+def module_rows(data: str) -> list:
+    """Every experiment's student rows on ``data``: ``summary_rows(run(summary_config(data)))``
+    of each module of :data:`ROW_MODULES` (a module whose ``summary_config`` gives None has no
+    rows there). The digit students are the experiments' own, committed in the store."""
     rows = []
     for mod in ROW_MODULES:
         cfg = mod.summary_config(data)
@@ -200,12 +168,11 @@ def _module_rows(data) -> list:
 
 @cached
 def run(cfg: Config = Config()) -> SummaryResult:
-    """Every row of the table (trains the 2-D students; loads the committed digit students)."""
+    """Every row of the table (the students come from the store, or are trained now)."""
     rows = []
     for data in cfg.datasets:
         rows += teacher_rows(data, cfg.nfes, cfg.teacher_steps, cfg.n, cfg.seed)
-        rows += (student_rows(data, cfg.n, cfg.seed) if data in CHECKPOINT_DATA
-                 else _module_rows(data))
+        rows += module_rows(data)
     return SummaryResult(config=cfg, rows=tuple(finish_rows(rows, cfg.n, cfg.seed, cfg.n_boot)))
 
 
