@@ -1,7 +1,7 @@
 """Command line.
 
 * ``python -m ideal_diffusion figures [--out DIR] [--only NAME ...] [--list]`` -- every slide
-  figure (and, without ``--only``, the summary table);
+  figure (and, without ``--only``, the summary table and the gallery ``README.md``);
 * ``python -m ideal_diffusion report [--out DIR]`` -- the summary table alone;
 * ``python -m ideal_diffusion retrain [--only NAME ...]`` -- remake the committed student
   checkpoints, deterministically from their seeds.
@@ -84,10 +84,12 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     fig = sub.add_parser(
         "figures",
-        help="make every registered slide figure (150 dpi PNG, the GIF) and the summary table",
+        help="make every registered slide figure (150 dpi PNG, the GIF), the summary table "
+             "and the gallery",
         description="Make the registered slide figures and, unless --only is given, the "
-                    "summary table (summary.md/.csv, as 'report' does). Deterministic: same "
-                    "command, same bytes.",
+                    "summary table (summary.md/.csv, as 'report' does) and the gallery "
+                    "README.md (every figure with its slide). Deterministic: same command, "
+                    "same bytes.",
     )
     fig.add_argument("--out", type=Path, default=Path("figures"),
                      help="output directory (default: ./figures)")
@@ -167,8 +169,9 @@ def _run(args, parser) -> int:
     if reason:
         parser.error(reason)
     t0 = time.perf_counter()
-    # the one command makes every figure *and* the table
-    paths = make_figures(args.out, args.only, jobs=args.jobs, report=not args.only)
+    # the one command makes every figure *and* the table and the gallery
+    paths = make_figures(args.out, args.only, jobs=args.jobs, report=not args.only,
+                         gallery=not args.only)
     print(f"{len(paths)} file(s) in {time.perf_counter() - t0:.1f} s")
     return 0
 

@@ -30,6 +30,7 @@ from ideal_diffusion.experiments import (
     mbcd,
     motivation,
     progressive,
+    registry,
     summary,
     teachers,
 )
@@ -60,7 +61,7 @@ def _name(cls) -> str:
 # ----------------------------------------------------------------------------- the contract
 
 
-@pytest.mark.parametrize("mod", EXPERIMENTS + MOTIVATION + [summary], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("mod", registry.MODULES, ids=lambda m: m.__name__)
 def test_every_experiment_module_has_config_run_plot_result(mod):
     assert dataclasses.is_dataclass(mod.Config) and mod.Config.__dataclass_params__.frozen
     assert callable(mod.run) and callable(mod.plot)
@@ -70,9 +71,12 @@ def test_every_experiment_module_has_config_run_plot_result(mod):
 
 
 def test_summary_registry_is_modules_with_the_row_contract():
-    assert summary.ROW_MODULES
-    for mod in summary.ROW_MODULES:
+    rows = summary.row_modules()
+    assert rows
+    for mod in rows:
         assert callable(mod.summary_config) and callable(mod.summary_rows), mod.__name__
+    # the table's row order (figures/summary.csv, and the summary figure's colours)
+    assert rows == (kd, student_vs_optimum, mbcd, boundaries, progressive, flow)
     # a module without rows for a data set says so with None, before anything is trained
     assert flow.summary_config("digits") is None and progressive.summary_config("digits") is None
     assert kd.summary_config("ring").data == "ring"

@@ -21,9 +21,9 @@ from ideal_diffusion.nn import TrainConfig
 ROOT = Path(__file__).resolve().parent.parent
 #: the experiment modules whose students the 2-D summary rows name
 MODULES = (kd, student_vs_optimum, mbcd)
-#: the figure modules that draw those students (``cd_collapse`` trains its own unnamed
-#: plain / boundary runs, ``cd_theorem1`` uses only exact optima: both left out for time)
-FIGURE_MODULES = ("ideal_diffusion.figures.kd", "ideal_diffusion.figures.cd")
+#: the figure groups that draw those students, KD's and CD's (``cd_collapse`` trains its own
+#: unnamed plain / boundary runs, ``cd_theorem1`` uses only exact optima: both left out for time)
+FIGURE_GROUPS = (kd.__name__, "cd")
 NOT_STUDENT_FIGURES = ("cd_collapse", "cd_theorem1")
 REL = 6e-4  # student_line prints four significant digits: rounding is below 5e-4 relative
 
@@ -92,7 +92,7 @@ def _summary() -> dict:
 
 def _figure_students(monkeypatch) -> dict:
     """(data, name) -> (nfe, noises, err_median, same_basin) of every KD / CD student that a
-    registered figure of FIGURE_MODULES runs (recorded at the experiments' ``run``)."""
+    registered figure of FIGURE_GROUPS runs (recorded at the experiments' ``run``)."""
     clear_caches()  # a run cached by an earlier test in this worker would bypass the spies
     seen = []
     for mod in (kd, student_vs_optimum):
@@ -102,7 +102,7 @@ def _figure_students(monkeypatch) -> dict:
             return r
         monkeypatch.setattr(mod, "run", spy)
     specs = [s for s in load_all().values()
-             if s.make.__module__ in FIGURE_MODULES and s.name not in NOT_STUDENT_FIGURES]
+             if s.process_group in FIGURE_GROUPS and s.name not in NOT_STUDENT_FIGURES]
     assert len(specs) >= 5, [s.name for s in specs]
     for s in specs:
         plt.close(s.make())
@@ -184,8 +184,7 @@ def test_the_image_figures_show_the_committed_digit_students_of_the_summary(monk
         return r
 
     monkeypatch.setattr(images, "run", spy)
-    specs = [s for s in load_all().values() if s.make.__module__ ==
-             "ideal_diffusion.figures.images" and s.name.startswith("images_")]
+    specs = [s for s in load_all().values() if s.make.__module__ == images.__name__]
     assert specs
     for s in specs:
         plt.close(s.make())

@@ -130,3 +130,15 @@ def plot(result: Result, interval: int = 250) -> animation.FuncAnimation:
 
     return animation.FuncAnimation(fig, frame, frames=len(p.sigmas), interval=interval,
                                    blit=False)
+
+
+# ----------------------------------------------------------------------------- slide figures
+from ._figure import SlideFigure  # noqa: E402  (a module's slide figures come last)
+
+FIGURES = (
+    SlideFigure("sampling_film",
+                "Motivation: samples x_sigma and the denoiser's guess D(x_sigma, sigma) from "
+                "sigma = 80 to sigma_min, on the 2-D clusters and the real digits (an animated "
+                "GIF)",
+                lambda: plot(run(Config())), animated=True),
+)

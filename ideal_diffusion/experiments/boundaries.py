@@ -232,3 +232,16 @@ def summary_rows(result: Result) -> list:
             f"{r.config.n_search} other noises); {c.n_test} noises",
             samples=b.sample, optimum_samples=b.sample_oracle))
     return rows
+
+
+# ----------------------------------------------------------------------------- slide figures
+from ._figure import SlideFigure  # noqa: E402  (a module's slide figures come last)
+
+FIGURES = (
+    SlideFigure("mbcd_boundaries",
+                "3. Multiboundary CD: where to put the boundaries: every placement scored by "
+                "its K DDIM jumps against the exact optimum, and students trained at the "
+                "searched and the default boundaries (the summary's MBCD budget), with paired "
+                "CIs",
+                lambda: plot(run(Config())), group="cd"),
+)

@@ -258,3 +258,14 @@ def plot(result: Result, fig=None):
     fig.tight_layout()
     return fig
 
+
+# ----------------------------------------------------------------------------- slide figures
+from ._figure import SlideFigure  # noqa: E402  (a module's slide figures come last)
+
+FIGURES = (
+    SlideFigure("dpm_overshoot",
+                "1. Why Diffusion Models are slow? (solver error?): few-step DPM-Solver++(2M) "
+                "with the exact D extrapolates a late jump of D and overshoots; a first-order "
+                "last step",
+                lambda: plot(run(Config()))),
+)

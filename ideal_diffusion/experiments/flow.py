@@ -370,3 +370,16 @@ def summary_rows(result: Result) -> list[SummaryRow]:
                                      f"solves, ~{r.v2_evals_per_call:.0f} per sample per call)",
                                n_noises=int(c.n_eval), n_optimum_noises=int(c.n_eval)))
     return rows
+
+
+# ----------------------------------------------------------------------------- slide figures
+from ._figure import SlideFigure  # noqa: E402  (a module's slide figures come last)
+
+FIGURES = (
+    SlideFigure("flow_reflow_paths",
+                "'Moving towards fast DMs: 1. Flow based approaches': ideal flow matching (= "
+                "the VE PF-ODE) bends; the exact 2-rectified flow is straight except from "
+                "starts outside its support (just beyond a line bundle's edge); the reflow "
+                "student is nearly straight",
+                lambda: plot(run(Config())), group="flow"),
+)

@@ -214,3 +214,21 @@ def plot(result: Result, axes=None):
     fig.suptitle(f"Ours, {cfg.K} steps vs Teacher, {cfg.teacher_steps} steps\n{kind}; states at "
                  f"$\\sigma_{{min}}$, the same {cfg.n} noises (first {show} shown)", fontsize=10)
     return fig
+
+
+# ----------------------------------------------------------------------------- slide figures
+from ._figure import SlideFigure  # noqa: E402  (a module's slide figures come last)
+
+FIGURES = (
+    SlideFigure("images_4step_vs_teacher",
+                "Summary: 'Ours, 4 steps' vs 'Teacher, 50 steps' on the generalising digit "
+                "teacher (a Gaussian mixture fitted to the digits), beside the exact optimum and "
+                "the plain 4-step teachers (states at sigma_min, full pixel range)",
+                lambda: plot(run(Config(data="digits_gmm"))), group="images"),
+    SlideFigure("images_4step_vs_teacher_memorising",
+                "Summary, on the memorising digit teacher (the 1,797 digits as a delta "
+                "mixture): plain 4-step samplers already land sharp, on a training image that "
+                "is often not the exact ODE's, so the student's error is a wrong image, not a "
+                "blur",
+                lambda: plot(run(Config(data="digits"))), group="images"),
+)

@@ -392,3 +392,18 @@ def summary_rows(result: Result) -> list:
             f"{t.batch}; {cfg.n_test} noises",
             samples=r.outputs[k], optimum_samples=r.optimum(k)))
     return rows
+
+
+# ----------------------------------------------------------------------------- slide figures
+from ._figure import SlideFigure  # noqa: E402  (a module's slide figures come last)
+
+FIGURES = (
+    SlideFigure("kd_vs_average",
+                "2. Knowledge distillation. Optimal solution: the one-step diffusion output (an "
+                "average) beside the one-step KD student (sharp)",
+                lambda: plot(run(Config()))),
+    SlideFigure("kd_inherits_error",
+                "Summary: KD inherits the teacher's discretisation error (a 3-step Euler "
+                "teacher vs a 50-step Heun teacher)",
+                lambda: plot_inherits_error(run(Config()))),
+)

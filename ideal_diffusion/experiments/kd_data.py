@@ -228,3 +228,14 @@ def plot(result: Result, fig=None):
                  f"({cfg.n_test} held-out noises)", fontsize=11)
     fig.tight_layout()
     return fig
+
+
+# ----------------------------------------------------------------------------- slide figures
+from ._figure import SlideFigure  # noqa: E402  (a module's slide figures come last)
+
+FIGURES = (
+    SlideFigure("kd_data_hunger",
+                "Summary: KD \"requires a lot of synthetic samples\": the one-step student's "
+                "error vs the number of teacher pairs, at two network sizes",
+                lambda: plot(run(Config()))),
+)

@@ -195,3 +195,15 @@ def summary_rows(result: Result) -> list:
             f"mu {t.ema}; N={c.N} {c.solver} grid; {c.n_test} noises",
             samples=r.runs[j].sample, optimum_samples=r.runs[j].sample_oracle))
     return rows
+
+
+# ----------------------------------------------------------------------------- slide figures
+from ._figure import SlideFigure  # noqa: E402  (a module's slide figures come last)
+
+FIGURES = (
+    SlideFigure("mbcd_vs_K",
+                "3. Multiboundary CD: multi-boundary CD: each student approaches its "
+                "per-segment optimum; K-jump error against the exact ODE vs K, student and "
+                "exact optimum",
+                lambda: plot(run(Config())), group="cd"),
+)

@@ -197,3 +197,14 @@ def summary_rows(result: Result) -> list[SummaryRow]:
                                          f"optimum: teacher {r.config.steps_teacher}-step Euler",
                                    samples=x, optimum_samples=r.teacher_sample))
     return rows
+
+
+# ----------------------------------------------------------------------------- slide figures
+from ._figure import SlideFigure  # noqa: E402  (a module's slide figures come last)
+
+FIGURES = (
+    SlideFigure("progressive_rounds",
+                "'Distillation: ODE-based \"Progressive\"': per-round errors against the exact "
+                "optimum (the teacher's N-step sampler) and the exact ODE",
+                lambda: plot(run(Config())), group="flow"),
+)

@@ -36,17 +36,25 @@ from ..schedules import sampling_grid
 from ..solvers import nfe as count_nfe
 from ..solvers import sample
 from . import _checks as check
-from . import boundaries, flow, kd, mbcd, progressive
 from ._cache import cached
-from .cd import student_vs_optimum
 from .common import DATASETS, SummaryRow, ideal_denoiser, measure, reference
 
 __all__ = ["Config", "SummaryResult", "finish_rows", "module_rows", "plot", "run",
            "teacher_rows"]
 
 SOLVER_LABEL = {"euler": "Euler", "heun": "Heun", "dpmpp_2m": "DPM-Solver++(2M)"}
-#: experiment modules that contribute 2-D rows: ``summary_rows(run(summary_config(data)))``
-ROW_MODULES = (kd, student_vs_optimum, mbcd, boundaries, progressive, flow)
+
+
+def row_modules() -> tuple:
+    """The experiment modules that contribute student rows
+    (``summary_rows(run(summary_config(data)))``): those of :data:`.registry.MODULES` that
+    define ``summary_config``, in registry order, except that reflow (:mod:`.flow`: a new ODE,
+    not a student of the teacher's) comes last."""
+    from . import flow
+    from .registry import MODULES  # here, not at the top: the registry imports this module
+
+    rows = [m for m in MODULES if hasattr(m, "summary_config")]
+    return tuple(sorted(rows, key=lambda m: m is flow))
 
 
 @dataclass(frozen=True)
@@ -156,10 +164,10 @@ def finish_rows(rows, n: int = 400, seed: int = 2024, n_boot: int = 2000) -> lis
 
 def module_rows(data: str) -> list:
     """Every experiment's student rows on ``data``: ``summary_rows(run(summary_config(data)))``
-    of each module of :data:`ROW_MODULES` (a module whose ``summary_config`` gives None has no
+    of each module of :func:`row_modules` (a module whose ``summary_config`` gives None has no
     rows there). The digit students are the experiments' own, committed in the store."""
     rows = []
-    for mod in ROW_MODULES:
+    for mod in row_modules():
         cfg = mod.summary_config(data)
         if cfg is not None:
             rows += list(mod.summary_rows(mod.run(cfg)))
@@ -244,3 +252,14 @@ def plot(result: SummaryResult, axes=None):
                  "plain teacher", fontsize=12)
     fig.tight_layout()
     return fig
+
+
+# ----------------------------------------------------------------------------- slide figures
+from ._figure import SlideFigure  # noqa: E402  (a module's slide figures come last)
+
+FIGURES = (
+    SlideFigure("summary_error_vs_nfe",
+                "Summary: at equal NFE, each distilled student (filled) and its exact optimum "
+                "(open) against the plain teacher samplers, on the 2-D clusters and the digits",
+                lambda: plot(run(Config())), group="images"),
+)

@@ -282,3 +282,16 @@ def plot(result: Result, fig=None):
                  f"{k} Euler steps land sharp on a (often wrong) training image of the memoriser "
                  "and blur the generaliser's new digits", fontsize=11)
     return fig
+
+
+# ----------------------------------------------------------------------------- slide figures
+from ._figure import SlideFigure  # noqa: E402  (a module's slide figures come last)
+
+FIGURES = (
+    SlideFigure("teachers_memorise_vs_generalise",
+                "1. Sampling from ideal diffusion model, 'What about images? Images become less "
+                "and less averaged': a memorising (delta) and a generalising (Gaussian-mixture) "
+                "teacher of the digits, the same noises: posterior collapse and few-step "
+                "samples",
+                lambda: plot(run(Config())), group="images"),
+)

@@ -239,3 +239,15 @@ def plot(result: Result, ax=None):
                  "same seed and batches")
     fig.tight_layout()
     return fig
+
+
+# ----------------------------------------------------------------------------- slide figures
+from .._figure import SlideFigure  # noqa: E402  (a module's slide figures come last)
+
+FIGURES = (
+    SlideFigure("cd_collapse",
+                "3. What about optimal solution? (trivial solution, boundary condition): CD "
+                "with/without the boundary condition f(x, s_1) = x and with/without weight "
+                "decay: the spread of the student's outputs against the data's over training",
+                lambda: plot(run(Config())), group="cd"),
+)

@@ -102,3 +102,14 @@ def plot(result: Result, ax=None):
     a2.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
     fig.tight_layout()
     return fig
+
+
+# ----------------------------------------------------------------------------- slide figures
+from .._figure import SlideFigure  # noqa: E402  (a module's slide figures come last)
+
+FIGURES = (
+    SlideFigure("cd_multistep",
+                "3. Sampling from CD: stochastic multistep consistency sampling: quality vs "
+                "steps; re-noising departs from the ODE map",
+                lambda: plot(run(Config())), group="cd"),
+)

@@ -332,3 +332,17 @@ def summary_rows(result: Result) -> list:
         f"MLP {cfg.hidden}x{cfg.depth} ({cfg.param}), {t.steps} steps x batch {t.batch}, "
         f"mu {t.ema}; N={cfg.N} {cfg.solver} grid; {cfg.n_test} noises",
         samples=r.sample, optimum_samples=r.sample_oracle)]
+
+
+# ----------------------------------------------------------------------------- slide figures
+from .._figure import SlideFigure  # noqa: E402  (a module's slide figures come last)
+
+FIGURES = (
+    SlideFigure("cd_student_vs_optimum",
+                "3. What about optimal solution? ('again a mixture? NO!'): the CD student's "
+                "distance to the exact CD optimum (the teacher chained to s_1) per noise level, "
+                "beside the average's and the data's nearest-neighbour spacing (the title says "
+                "at which levels the student is closer than that spacing); the CT target is a "
+                "mixture",
+                lambda: plot(run(Config())), group="cd"),
+)

@@ -82,3 +82,14 @@ def plot(result: Result, ax=None):
     ax.legend()
     fig.tight_layout()
     return fig
+
+
+# ----------------------------------------------------------------------------- slide figures
+from .._figure import SlideFigure  # noqa: E402  (a module's slide figures come last)
+
+FIGURES = (
+    SlideFigure("cd_theorem1",
+                "Summary: the CD optimum's error falls with the grid at the teacher solver's "
+                "order (Theorem 1)",
+                lambda: plot(run(Config())), group="cd"),
+)

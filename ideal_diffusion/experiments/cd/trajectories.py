@@ -111,3 +111,13 @@ def plot(result: Result, ax=None):
                  r"$f_\phi(x_\sigma, \sigma)$ (arrows)")
     return fig
 
+
+# ----------------------------------------------------------------------------- slide figures
+from .._figure import SlideFigure  # noqa: E402  (a module's slide figures come last)
+
+FIGURES = (
+    SlideFigure("cd_consistency_trajectories",
+                "3. Consistency Distillation. Main idea: points along one trajectory all map to "
+                "the same x0: where the student sends them",
+                lambda: plot(run(Config())), group="cd"),
+)

@@ -2,10 +2,10 @@
 
 One module per experiment, each a frozen ``Config`` (every knob; the defaults are the slide
 figure's settings), a cached ``run(cfg) -> Result`` and a ``plot(result, ax=None)`` that returns
-a matplotlib Figure (or draws on the axes it is given). ``figures/core.py`` and
-``figures/students.py`` only call ``module.plot(module.run(module.Config()))``. The modules are
-re-exported here (``from ideal_diffusion.experiments.motivation import two_delta_averaging``,
-or ``motivation.two_delta_averaging.run(...)``):
+a matplotlib Figure (or draws on the axes it is given). A module's slide figure (its
+``FIGURES``, at its end) is ``plot(run(Config()))``. The modules are re-exported here
+(``from ideal_diffusion.experiments.motivation import two_delta_averaging``, or
+``motivation.two_delta_averaging.run(...)``):
 
 * :mod:`.steps_comparison`, :mod:`.image_denoiser_track` -- on the real digits;
 * :mod:`.two_delta_averaging`, :mod:`.few_step_two_deltas` -- two deltas: the averaged optimum

@@ -151,3 +151,13 @@ def plot(result: Result, ax=None):
                      f"NFE {r.nfe}; window $\\pm{w:g}$ around the data)", fontsize=12)
         fig.tight_layout()
     return fig
+
+
+# ----------------------------------------------------------------------------- slide figures
+from .._figure import SlideFigure  # noqa: E402  (a module's slide figures come last)
+
+FIGURES = (
+    SlideFigure("curved_trajectories", "1. DMs speed are limited!: \"Diffusion has curved "
+                "trajectories\" (a single Gaussian and a single point for contrast)",
+                lambda: plot(run(Config())), group="motivation"),
+)

@@ -288,3 +288,14 @@ def plot(result: Result, ax=None):
                      f"{clip:g} drawn at the dashed line)", fontsize=12)
         fig.tight_layout()
     return fig
+
+
+# ----------------------------------------------------------------------------- slide figures
+from .._figure import SlideFigure  # noqa: E402  (a module's slide figures come last)
+
+FIGURES = (
+    SlideFigure("error_vs_steps", "1. Why Diffusion Models are slow? (low capacity? solver "
+                "error?): error vs NFE for a point, a Gaussian and a mixture; few-step Heun with "
+                "the exact D and with a trained student",
+                lambda: plot(run(Config())), group="motivation"),
+)

@@ -122,3 +122,13 @@ def plot(result: Result, ax=None):
                      "few steps land between them", fontsize=12)
         fig.tight_layout()
     return fig
+
+
+# ----------------------------------------------------------------------------- slide figures
+from .._figure import SlideFigure  # noqa: E402  (a module's slide figures come last)
+
+FIGURES = (
+    SlideFigure("few_step_two_deltas", "1. Sampling from ideal diffusion model: 1/2/3/5 Euler "
+                "steps on two deltas, states at sigma_min against the exact ODE",
+                lambda: plot(run(Config())), group="motivation"),
+)

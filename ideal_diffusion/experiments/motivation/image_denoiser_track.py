@@ -130,3 +130,14 @@ def _plot_entropy(r, ax):
     ax.set_ylabel("entropy (nats)")
     ax.set_ylim(-0.3, np.log(r.n_points) * 1.08)
     ax.legend(loc="lower left", fontsize=9)
+
+
+# ----------------------------------------------------------------------------- slide figures
+from .._figure import SlideFigure  # noqa: E402  (a module's slide figures come last)
+
+FIGURES = (
+    SlideFigure("image_denoiser_track", "1. Sampling from ideal diffusion model: \"What about "
+                "images?\": D(x_sigma, sigma) along one trajectory on the digits, with the "
+                "posterior entropy",
+                lambda: plot(run(Config())), group="motivation"),
+)

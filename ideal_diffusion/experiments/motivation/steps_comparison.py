@@ -182,3 +182,14 @@ def _plot_distance_curve(result, ax):
     ax.set_title("Distance to the data vs NFE (blur, or overshoot)", fontsize=11)
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(loc="lower left", fontsize=8)
+
+
+# ----------------------------------------------------------------------------- slide figures
+from .._figure import SlideFigure  # noqa: E402  (a module's slide figures come last)
+
+FIGURES = (
+    SlideFigure("steps_comparison", "1. Motivation: \"Diffusion Models are slow. Why?\": the same "
+                "noises with 3/5/7/30 steps on 1,797 real 8x8 digits, and the distance to the "
+                "nearest training image vs NFE",
+                lambda: plot(run(Config())), group="motivation"),
+)

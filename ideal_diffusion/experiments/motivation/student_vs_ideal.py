@@ -158,3 +158,13 @@ def plot(result: Result, ax=None):
                      f"({cfg.student.data}, EDM loss)", y=1.02)
         fig.tight_layout()
     return fig
+
+
+# ----------------------------------------------------------------------------- slide figures
+from .._figure import SlideFigure  # noqa: E402  (a module's slide figures come last)
+
+FIGURES = (
+    SlideFigure("denoiser_student_vs_ideal", "1. Towards ideal approximation / 1. Ideal "
+                "diffusion model: a trained MLP denoiser reproduces E[x0|x], averaging included",
+                lambda: plot(run(Config()))),
+)

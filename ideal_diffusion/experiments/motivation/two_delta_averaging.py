@@ -127,3 +127,13 @@ def plot(result: Result, ax=None):
                      f"($\\sigma$ = {cfg.sigma_star:g})", fontsize=12)
         fig.tight_layout()
     return fig
+
+
+# ----------------------------------------------------------------------------- slide figures
+from .._figure import SlideFigure  # noqa: E402  (a module's slide figures come last)
+
+FIGURES = (
+    SlideFigure("two_delta_averaging", "1. Ideal diffusion model: \"two delta functions\": "
+                "f = (x1 + x2)/2 at equal distance, f = 0.3 x1 + 0.7 x2",
+                lambda: plot(run(Config())), group="motivation"),
+)
