@@ -408,10 +408,11 @@ say("At the defaults (K = 2, $b_1$ = {b1:.3g}) one DDIM step for the bottom jump
 # (`data.digits_gmm()`, section 1.6b of notebook 01). Its exact ODE makes new digits and its
 # few-step samplers blur or misplace them, as real image models do. (With the memorising
 # delta-mixture teacher, `data="digits"`, plain 4-step samplers already land sharp on a training
-# image, often the wrong one: try it.) A 4-boundary student (a committed checkpoint of
-# `experiments.students`; `python -m ideal_diffusion retrain` remakes it) against the 50-step
-# Heun teacher, the student's exact optimum making the same 4 jumps, and the plain teacher with
-# 4 evaluations (Euler and DPM-Solver++(2M)), all from the **same** noises. `images.run(IMG)`
+# image, often the wrong one: try it.) The summary's 4-boundary student of these digits
+# (`mbcd.summary_config("digits_gmm")`, committed in the store; `python -m ideal_diffusion
+# retrain` remakes it) against the 50-step Heun teacher, the student's exact optimum making
+# the same 4 jumps, and the plain teacher with 4 evaluations (Euler and DPM-Solver++(2M)), all
+# from the **same** noises. `images.run(IMG)`
 # measures every sampler against the exact ODE state at $\sigma_{\min}$, and the comparison
 # with the best plain teacher is a paired bootstrap over the noises: "beats" only when its 95%
 # interval lies below 0. The grey scale covers every pixel drawn (the colour bar gives it):

@@ -71,10 +71,18 @@ def test_dpmpp_2m_step_without_prev_is_first_order():
 
 
 @pytest.mark.parametrize("bad", [dict(data=("digits_gmm",)), dict(data=()), dict(steps=(1,)),
-                                 dict(steps=[2]), dict(n=1), dict(n_boot=10), dict(seed=-1)])
+                                 dict(n=1), dict(n_boot=10), dict(seed=-1)])
 def test_config_validation(bad):
-    with pytest.raises(ValueError):
+    field = next(iter(bad))
+    with pytest.raises(ValueError, match=f"Config.{field}"):
         E.Config(**bad)
+
+
+def test_a_wrong_type_is_a_type_error_naming_the_field():
+    with pytest.raises(TypeError, match=r"Config\.steps must be a tuple"):
+        E.Config(steps=[2])
+    with pytest.raises(TypeError, match=r"Config\.n must be an integer"):
+        E.Config(n=None)
 
 
 def test_run_small():

@@ -49,7 +49,8 @@ MOTIVATION = [motivation.two_delta_averaging, motivation.few_step_two_deltas,
               motivation.curved_trajectories, motivation.error_vs_steps,
               motivation.steps_comparison, motivation.image_denoiser_track,
               motivation.denoiser_student, motivation.student_vs_ideal]
-CONFIGS = [m.Config for m in EXPERIMENTS + MOTIVATION]
+#: every experiment's Config: those of the registry (a new experiment is covered by itself)
+CONFIGS = list(dict.fromkeys(m.Config for m in registry.MODULES))
 DISTILL_NAMES = set(distill.__all__)  # trained students (CDResult, ...): not experiment results
 EXP_DIR = Path(__file__).resolve().parent.parent / "ideal_diffusion" / "experiments"
 

@@ -33,6 +33,7 @@ import numpy as np
 from ..metrics import paired_bootstrap
 from ..schedules import sampling_grid
 from ..solvers import sample
+from . import _checks as check
 from ._cache import cached
 from .common import DATASETS, IMAGE_DATASETS, basin, ideal_denoiser, measure, reference
 
@@ -75,28 +76,12 @@ class Config:
     boot_seed: int = 0
 
     def __post_init__(self):
-        if not isinstance(self.data, tuple) or not self.data:
-            raise ValueError(f"data must be a non-empty tuple of data set names, got "
-                             f"{self.data!r}")
-        for d in self.data:
-            if d not in DATASETS or d == "digits_gmm":
-                raise ValueError(f"data must hold delta-mixture names from "
-                                 f"{tuple(x for x in DATASETS if x != 'digits_gmm')}, got {d!r}")
-        if not isinstance(self.steps, tuple) or not self.steps:
-            raise ValueError(f"steps must be a non-empty tuple of integers >= 2, got "
-                             f"{self.steps!r}")
-        for k in self.steps:
-            if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 2:
-                raise ValueError(f"steps must hold integers >= 2 (a 1-step 2M is Euler), "
-                                 f"got {k!r}")
-        for name, lo in (("n", 2), ("n_boot", 100)):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
-                raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
-        for name in ("seed", "boot_seed"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
-                raise ValueError(f"{name} must be an integer >= 0, got {v!r}")
+        check.choices(self, "data", tuple(x for x in DATASETS if x != "digits_gmm"))
+        check.integers(self, "steps", 2)  # (a 1-step 2M is Euler)
+        check.integer(self, "n", 2)
+        check.integer(self, "seed", 0)
+        check.integer(self, "n_boot", 100)
+        check.integer(self, "boot_seed", 0)
 
 
 @dataclass(frozen=True, eq=False)

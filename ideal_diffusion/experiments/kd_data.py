@@ -21,16 +21,12 @@ from ..distill.kd import collect_pairs, noisy_pairs, train_kd
 from ..metrics import paired_bootstrap
 from ..nn import TrainConfig
 from ..schedules import SIGMA_MAX, sampling_grid
-from ..solvers import SOLVERS, sample
+from ..solvers import sample
+from . import _checks as check
 from . import common, kd
 from ._cache import cached
 
 __all__ = ["Config", "Result", "plot", "run"]
-
-
-def _int(v, name: str, lo: int) -> None:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
-        raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
 
 
 @dataclass(frozen=True)
@@ -62,33 +58,24 @@ class Config:
     boot_seed: int = 0
 
     def __post_init__(self):
-        if self.data not in ("clusters", "ring"):
-            raise ValueError(f"data must be 'clusters' or 'ring' (2-D), got {self.data!r}")
-        if self.solver not in SOLVERS:
-            raise ValueError(f"solver must be one of {SOLVERS}, got {self.solver!r}")
-        _int(self.steps, "steps", 1)
-        if not isinstance(self.n_pairs, tuple) or len(self.n_pairs) < 2:
-            raise ValueError(f"n_pairs must be a tuple of >= 2 integers, got {self.n_pairs!r}")
-        for n in self.n_pairs:
-            _int(n, "n_pairs entries", 2)
-        if list(self.n_pairs) != sorted(set(self.n_pairs)):
-            raise ValueError(f"n_pairs must be strictly ascending, got {self.n_pairs!r}")
-        if not isinstance(self.nets, tuple) or not self.nets:
-            raise ValueError(f"nets must be a non-empty tuple of (hidden, depth), got "
-                             f"{self.nets!r}")
-        for net in self.nets:
-            if not (isinstance(net, tuple) and len(net) == 2):
-                raise ValueError(f"nets must hold (hidden, depth) tuples, got {net!r}")
-            _int(net[0], "hidden", 1)
-            _int(net[1], "depth", 1)
-        if not isinstance(self.train, TrainConfig):
-            raise TypeError(f"train must be a TrainConfig, got {type(self.train).__name__}")
-        if not (isinstance(self.sigma_data, (int, float)) and self.sigma_data > 0):
-            raise ValueError(f"sigma_data must be > 0, got {self.sigma_data!r}")
-        _int(self.n_test, "n_test", 2)
-        _int(self.n_boot, "n_boot", 100)
+        check.choice(self, "data", ("clusters", "ring"))
+        check.solver(self, "solver")
+        check.integer(self, "steps", 1)
+        check.integers(self, "n_pairs", 2, min_len=2)
+        check.require(self, list(self.n_pairs) == sorted(set(self.n_pairs)), "n_pairs",
+                      "strictly ascending")
+        check.instance(self, "nets", tuple)
+        check.require(self, len(self.nets) >= 1 and all(
+            isinstance(net, tuple) and len(net) == 2
+            and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1
+                    for v in net) for net in self.nets),
+            "nets", "a non-empty tuple of (hidden, depth) pairs of integers >= 1")
+        check.real(self, "sigma_data", 0.0, lo_open=True)
+        check.instance(self, "train", TrainConfig)
+        check.integer(self, "n_test", 2)
+        check.integer(self, "n_boot", 100)
         for name in ("pair_seed", "test_seed", "boot_seed"):
-            _int(getattr(self, name), name, 0)
+            check.integer(self, name, 0)
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,9 +1,10 @@
 """One student per name: the labels of trained students, and the one line that reports them.
 
 A student's name (``"KD (Heun 50-step teacher)"``, ``"CD (1 step)"``, ``"MBCD (K=2)"``) means
-one trained network everywhere: the summary table, the figures and the notebooks all show the
-student of the experiment's default Config (which is the summary's). A student trained any
-other way carries its difference in its label, e.g. ``"CD (1 step), 150 steps"`` or
+one trained network per data set everywhere: the summary table, the figures and the notebooks
+all show the student of the experiment's ``summary_config(data)`` (on the 2-D sets its default
+Config; on the digits a wider network trained longer). A student trained any other way carries
+its difference in its label, e.g. ``"CD (1 step), 150 steps"`` or
 ``"KD (Heun 50-step teacher), MLP 32x2, 400 steps"`` (:func:`label`).
 
 :func:`student_line` is the one format in which notebooks report a student's numbers, and
