@@ -11,7 +11,7 @@ def as_rng(rng) -> np.random.Generator:
 
     Raises
     ------
-    ValueError
+    TypeError
         If ``rng`` is neither (a legacy ``RandomState`` or ``None`` is refused so that
         every draw is reproducible by construction).
     """
@@ -19,6 +19,6 @@ def as_rng(rng) -> np.random.Generator:
         return rng
     if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
         return np.random.default_rng(int(rng))
-    raise ValueError(
+    raise TypeError(
         f"rng must be a numpy.random.Generator or an int seed, got {type(rng).__name__}"
     )

@@ -53,7 +53,10 @@ def _check_x(x_T, name: str = "x_T") -> np.ndarray:
 
 
 def _check_solver(solver, allowed=SOLVERS) -> str:
-    if not isinstance(solver, str) or solver not in allowed:
+    if not isinstance(solver, str):
+        raise TypeError(f"solver must be a string, one of {allowed}, got "
+                        f"{type(solver).__name__} {solver!r}")
+    if solver not in allowed:
         raise ValueError(f"solver must be one of {allowed}, got {solver!r}")
     return solver
 

@@ -83,7 +83,8 @@ def test_delta_mixture_sample_and_noisy():
     ((3, 1.0, np.random.RandomState(0)), "rng"),
 ])
 def test_noisy_validation(args, word):
-    err = TypeError if isinstance(args[0], float) else ValueError  # a float count: wrong type
+    # a float count, or an rng that is not a Generator or a seed: a wrong type
+    err = TypeError if isinstance(args[0], float) or word == "rng" else ValueError
     with pytest.raises(err, match=word):
         two_points().noisy(*args)
 
@@ -92,8 +93,8 @@ def test_as_rng():
     g = np.random.default_rng(3)
     assert as_rng(g) is g
     assert as_rng(3).integers(1 << 30) == np.random.default_rng(3).integers(1 << 30)
-    for bad in (None, 1.5, True, "3"):
-        with pytest.raises(ValueError, match="rng"):
+    for bad in (None, 1.5, True, "3", np.random.RandomState(0)):  # not a Generator or a seed
+        with pytest.raises(TypeError, match="rng"):
             as_rng(bad)
 
 

@@ -274,7 +274,7 @@ def test_dpmpp_2m_keeps_float32():
     (dict(sigmas="80 0"), TypeError, "sigmas"),
     (dict(sigmas=["80", "0"]), TypeError, "sigmas"),
     (dict(sigmas=None), TypeError, "sigmas"),
-    (dict(solver=None), ValueError, "solver"),
+    (dict(solver=None), TypeError, "solver"),
     (dict(denoiser=_Const(np.zeros((1, 2)))), ValueError, "shape"),
     (dict(denoiser=_Const(np.zeros(2))), ValueError, "shape"),
     (dict(denoiser=_Const(np.full((2, 2), np.nan))), FloatingPointError, "step 0"),
@@ -348,8 +348,10 @@ def test_solve_ode_bad_input(kw, exc, word):
 
 
 def test_nfe_bad_solver():
-    with pytest.raises(ValueError, match="solver"):
+    with pytest.raises(TypeError, match="solver"):
         solmod.nfe(None, [1.0, 0.0])
+    with pytest.raises(ValueError, match="solver"):
+        solmod.nfe("rk4", [1.0, 0.0])
 
 
 # ----------------------------------------------------------------------------- denoiser

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import _validate as _v
 from .._rng import as_rng
 from ..nn import EDMPrecond, Model, Optimiser, TrainConfig, fit, make_net
 from ..schedules import SIGMA_MAX, SIGMA_MIN
@@ -128,23 +129,20 @@ def train_denoiser_student(data, train: TrainConfig = TrainConfig(),  # noqa: B0
     Raises
     ------
     TypeError
-        If ``train`` is not a TrainConfig.
+        If ``train`` is not a TrainConfig, ``wide_frac`` not a real number or
+        ``sigma_range`` not a pair of real numbers.
     ValueError
-        On bad sizes, ``wide_frac`` or ``sigma_range``.
+        On bad sizes, ``wide_frac`` outside [0, 1] or ``sigma_range`` not 0 < low < high.
     FloatingPointError
         When training diverges (the message names the step, the loss and the cause).
     """
     if not isinstance(train, TrainConfig):
         raise TypeError(f"train must be a TrainConfig, got {type(train).__name__}")
-    try:
-        wide_frac = float(wide_frac)
-    except (TypeError, ValueError):
-        raise ValueError(f"wide_frac must be a number in [0, 1], got {wide_frac!r}") from None
-    if not 0.0 <= wide_frac <= 1.0:
-        raise ValueError(f"wide_frac must lie in [0, 1], got {wide_frac}")
-    lo, hi = (float(v) for v in sigma_range)
-    if not 0 < lo < hi < np.inf:
-        raise ValueError(f"sigma_range must satisfy 0 < low < high < inf, got {sigma_range}")
+    wide_frac = _v.real(wide_frac, "wide_frac", 0.0, 1.0)
+    if not isinstance(sigma_range, (tuple, list)) or len(sigma_range) != 2:
+        raise TypeError(f"sigma_range must be a pair (low, high), got {sigma_range!r}")
+    lo = _v.real(sigma_range[0], "sigma_range[0]", 0.0, lo_open=True)
+    hi = _v.real(sigma_range[1], "sigma_range[1]", lo, lo_open=True)
     batch = train.batch
     n_wide = int(round(wide_frac * batch))
     rng = as_rng(train.seed)
@@ -200,9 +198,9 @@ def student_error_by_sigma(model, data, sigmas, n=2000, rng=0, denoiser=None):
 
         denoiser = IdealDenoiser(data)
     rng = as_rng(rng)
-    sigmas = np.asarray(sigmas, dtype=np.float64)
-    if sigmas.ndim != 1 or np.any(~np.isfinite(sigmas)) or np.any(sigmas <= 0):
-        raise ValueError("sigmas must be a 1-D array of finite values > 0")
+    sigmas = _v.real_array(sigmas, "sigmas", ndim=1)
+    if np.any(sigmas <= 0):
+        raise ValueError(f"sigmas must be > 0, got {sigmas[sigmas <= 0][:3]}")
     mean = _data_mean(data)
     keys = ("rms", "median", "dist_mean_ideal", "dist_mean_student")
     out = {k: np.empty(sigmas.size) for k in keys}

@@ -7,8 +7,11 @@ temporaries.
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
+
+from .. import _validate as _v
 
 __all__ = ["Adam", "lr_schedule", "EMA"]
 
@@ -145,23 +148,19 @@ class Adam:
 
 
 def _check_lr(lr, allow_zero=False):
-    """``lr`` as a float: finite and > 0 (>= 0 for one scheduled step, when allow_zero)."""
-    try:
-        v = float(lr)
-    except (TypeError, ValueError):
-        raise ValueError(f"lr must be a real number, got {lr!r}") from None
-    ok = math.isfinite(v) and (v >= 0 if allow_zero else v > 0)
-    if not ok:
-        rng = "[0, inf)" if allow_zero else "(0, inf)"
-        raise ValueError(f"lr must be finite and in {rng}, got {lr!r}")
-    return v
+    """``lr`` as a float: finite and > 0 (>= 0 for one scheduled step, when allow_zero).
+    TypeError if it is not a real number, ValueError if it is out of range."""
+    return _v.real(lr, "lr", 0.0, lo_open=not allow_zero)
 
 
 def _check_real(value, name, ok, allowed):
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a real number, got {value!r}") from None
+    """``value`` as a float with ``ok(value)`` true (``allowed`` says where, in words).
+    TypeError if it is not a real number, ValueError if it is not finite or not allowed."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+            value, (numbers.Real, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number in {allowed}, got "
+                        f"{type(value).__name__} {value!r}")
+    v = float(value)
     if not (math.isfinite(v) and ok(v)):
         raise ValueError(f"{name} must be finite and in {allowed}, got {value!r}")
     return v
