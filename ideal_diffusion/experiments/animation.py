@@ -20,6 +20,7 @@ from ..schedules import sampling_grid
 from ..solvers import SOLVERS, sample_steps
 from . import _checks as check
 from ._cache import cached
+from ._figure import SlideFigure
 from .common import dataset, ideal_denoiser, noise
 
 __all__ = ["Config", "Result", "Track", "plot", "run"]
@@ -133,7 +134,6 @@ def plot(result: Result, interval: int = 250) -> animation.FuncAnimation:
 
 
 # ----------------------------------------------------------------------------- slide figures
-from ._figure import SlideFigure  # noqa: E402  (a module's slide figures come last)
 
 FIGURES = (
     SlideFigure("sampling_film",

@@ -26,6 +26,7 @@ from ..metrics import PairedComparison, paired_bootstrap
 from . import _checks as check
 from . import common, mbcd
 from ._cache import cached
+from ._figure import SlideFigure
 from .cd import student_vs_optimum
 
 __all__ = ["SUMMARY", "Config", "Result", "Search", "ddim_kjump", "plot", "run", "search",
@@ -235,7 +236,6 @@ def summary_rows(result: Result) -> list:
 
 
 # ----------------------------------------------------------------------------- slide figures
-from ._figure import SlideFigure  # noqa: E402  (a module's slide figures come last)
 
 FIGURES = (
     SlideFigure("mbcd_boundaries",

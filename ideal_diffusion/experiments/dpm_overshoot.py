@@ -35,6 +35,7 @@ from ..schedules import sampling_grid
 from ..solvers import sample
 from . import _checks as check
 from ._cache import cached
+from ._figure import SlideFigure
 from .common import DATASETS, IMAGE_DATASETS, basin, ideal_denoiser, measure, reference
 
 __all__ = ["Config", "DataRun", "Result", "last_coefficient", "plot", "run"]
@@ -245,7 +246,6 @@ def plot(result: Result, fig=None):
 
 
 # ----------------------------------------------------------------------------- slide figures
-from ._figure import SlideFigure  # noqa: E402  (a module's slide figures come last)
 
 FIGURES = (
     SlideFigure("dpm_overshoot",

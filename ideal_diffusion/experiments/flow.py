@@ -49,6 +49,7 @@ from ..schedules import SIGMA_MAX, sampling_grid
 from ..solvers import sample
 from . import _checks as check
 from ._cache import cached
+from ._figure import SlideFigure
 from .common import IMAGE_DATASETS, SummaryRow, dataset, ideal_denoiser, measure, reference
 
 __all__ = ["Config", "Result", "run", "plot", "plot_edge", "summary_config", "summary_rows"]
@@ -373,7 +374,6 @@ def summary_rows(result: Result) -> list[SummaryRow]:
 
 
 # ----------------------------------------------------------------------------- slide figures
-from ._figure import SlideFigure  # noqa: E402  (a module's slide figures come last)
 
 FIGURES = (
     SlideFigure("flow_reflow_paths",

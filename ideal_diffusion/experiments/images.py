@@ -42,6 +42,7 @@ from ..solvers import nfe, sample
 from . import _checks as check
 from . import mbcd
 from ._cache import cached
+from ._figure import SlideFigure
 from .cd import student_vs_optimum
 from .common import Measurement, ideal_denoiser, measure, out_of_range, reference
 
@@ -217,7 +218,6 @@ def plot(result: Result, axes=None):
 
 
 # ----------------------------------------------------------------------------- slide figures
-from ._figure import SlideFigure  # noqa: E402  (a module's slide figures come last)
 
 FIGURES = (
     SlideFigure("images_4step_vs_teacher",

@@ -33,6 +33,7 @@ from ..solvers import SOLVERS, nfe, sample
 from . import _checks as check
 from . import common, names
 from ._cache import cached
+from ._figure import SlideFigure
 from .store import persisted
 
 __all__ = ["DIGITS", "SUMMARY", "Config", "Result", "plot", "plot_inherits_error", "run",
@@ -395,7 +396,6 @@ def summary_rows(result: Result) -> list:
 
 
 # ----------------------------------------------------------------------------- slide figures
-from ._figure import SlideFigure  # noqa: E402  (a module's slide figures come last)
 
 FIGURES = (
     SlideFigure("kd_vs_average",

@@ -25,6 +25,7 @@ from ..solvers import sample
 from . import _checks as check
 from . import common, kd
 from ._cache import cached
+from ._figure import SlideFigure
 
 __all__ = ["Config", "Result", "plot", "run"]
 
@@ -218,7 +219,6 @@ def plot(result: Result, fig=None):
 
 
 # ----------------------------------------------------------------------------- slide figures
-from ._figure import SlideFigure  # noqa: E402  (a module's slide figures come last)
 
 FIGURES = (
     SlideFigure("kd_data_hunger",

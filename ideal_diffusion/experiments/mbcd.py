@@ -17,6 +17,7 @@ from ..distill.cd import PARAMS
 from . import _checks as check
 from . import common
 from ._cache import cached
+from ._figure import SlideFigure
 from .cd import student_vs_optimum
 
 __all__ = ["SUMMARY", "Config", "Result", "jump_errors", "plot", "run", "summary_config",
@@ -198,7 +199,6 @@ def summary_rows(result: Result) -> list:
 
 
 # ----------------------------------------------------------------------------- slide figures
-from ._figure import SlideFigure  # noqa: E402  (a module's slide figures come last)
 
 FIGURES = (
     SlideFigure("mbcd_vs_K",

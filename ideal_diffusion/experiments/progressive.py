@@ -32,6 +32,7 @@ from ..schedules import sampling_grid
 from ..solvers import sample
 from . import _checks as check
 from ._cache import cached
+from ._figure import SlideFigure
 from .common import IMAGE_DATASETS, SummaryRow, dataset, ideal_denoiser, measure, reference
 
 __all__ = ["Config", "Result", "plot", "run", "summary_config", "summary_rows"]
@@ -200,7 +201,6 @@ def summary_rows(result: Result) -> list[SummaryRow]:
 
 
 # ----------------------------------------------------------------------------- slide figures
-from ._figure import SlideFigure  # noqa: E402  (a module's slide figures come last)
 
 FIGURES = (
     SlideFigure("progressive_rounds",

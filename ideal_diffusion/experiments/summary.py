@@ -37,6 +37,7 @@ from ..solvers import nfe as count_nfe
 from ..solvers import sample
 from . import _checks as check
 from ._cache import cached
+from ._figure import SlideFigure
 from .common import DATASETS, SummaryRow, ideal_denoiser, measure, reference
 
 __all__ = ["Config", "SummaryResult", "finish_rows", "module_rows", "plot", "run",
@@ -255,7 +256,6 @@ def plot(result: SummaryResult, axes=None):
 
 
 # ----------------------------------------------------------------------------- slide figures
-from ._figure import SlideFigure  # noqa: E402  (a module's slide figures come last)
 
 FIGURES = (
     SlideFigure("summary_error_vs_nfe",

@@ -37,6 +37,7 @@ from ..schedules import SIGMA_MAX, SIGMA_MIN, sampling_grid
 from ..solvers import sample, solve_ode
 from . import _checks as check
 from ._cache import cached
+from ._figure import SlideFigure
 from .common import Measurement, dataset, ideal_denoiser, measure, nn_spacing, reference
 from .images import _strip, display_range
 
@@ -285,7 +286,6 @@ def plot(result: Result, fig=None):
 
 
 # ----------------------------------------------------------------------------- slide figures
-from ._figure import SlideFigure  # noqa: E402  (a module's slide figures come last)
 
 FIGURES = (
     SlideFigure("teachers_memorise_vs_generalise",

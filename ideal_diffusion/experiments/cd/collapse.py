@@ -19,6 +19,7 @@ from ...nn import TrainConfig
 from .. import _checks as check
 from .. import common
 from .._cache import cached
+from .._figure import SlideFigure
 from . import student_vs_optimum
 from ._shared import C_STUDENT, heldout, train_student
 
@@ -242,7 +243,6 @@ def plot(result: Result, ax=None):
 
 
 # ----------------------------------------------------------------------------- slide figures
-from .._figure import SlideFigure  # noqa: E402  (a module's slide figures come last)
 
 FIGURES = (
     SlideFigure("cd_collapse",

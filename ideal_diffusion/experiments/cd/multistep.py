@@ -12,6 +12,7 @@ from ...metrics import nearest_point
 from .. import _checks as check
 from .. import common
 from .._cache import cached
+from .._figure import SlideFigure
 from . import student_vs_optimum
 from ._shared import C_ORACLE, C_STUDENT
 
@@ -105,7 +106,6 @@ def plot(result: Result, ax=None):
 
 
 # ----------------------------------------------------------------------------- slide figures
-from .._figure import SlideFigure  # noqa: E402  (a module's slide figures come last)
 
 FIGURES = (
     SlideFigure("cd_multistep",

@@ -29,6 +29,7 @@ from ...nn import TrainConfig
 from .. import _checks as check
 from .. import common, names
 from .._cache import cached
+from .._figure import SlideFigure
 from ..store import persisted
 from ._shared import C_AVG, C_CT, C_STUDENT, heldout, train_student
 
@@ -335,7 +336,6 @@ def summary_rows(result: Result) -> list:
 
 
 # ----------------------------------------------------------------------------- slide figures
-from .._figure import SlideFigure  # noqa: E402  (a module's slide figures come last)
 
 FIGURES = (
     SlideFigure("cd_student_vs_optimum",

@@ -11,6 +11,7 @@ from ...distill.optima import TEACHER_SOLVERS, consistency_optimum, distill_grid
 from .. import _checks as check
 from .. import common
 from .._cache import cached
+from .._figure import SlideFigure
 
 __all__ = ["Config", "Result", "plot", "run"]
 
@@ -85,7 +86,6 @@ def plot(result: Result, ax=None):
 
 
 # ----------------------------------------------------------------------------- slide figures
-from .._figure import SlideFigure  # noqa: E402  (a module's slide figures come last)
 
 FIGURES = (
     SlideFigure("cd_theorem1",

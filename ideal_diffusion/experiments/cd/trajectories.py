@@ -11,6 +11,7 @@ from ...distill.optima import teacher_step
 from .. import _checks as check
 from .. import common
 from .._cache import cached
+from .._figure import SlideFigure
 from . import student_vs_optimum
 
 __all__ = ["Config", "Result", "plot", "run"]
@@ -113,7 +114,6 @@ def plot(result: Result, ax=None):
 
 
 # ----------------------------------------------------------------------------- slide figures
-from .._figure import SlideFigure  # noqa: E402  (a module's slide figures come last)
 
 FIGURES = (
     SlideFigure("cd_consistency_trajectories",

@@ -15,6 +15,7 @@ from ...schedules import sampling_grid
 from ...solvers import nfe, sample
 from .. import _checks as check
 from .._cache import cached
+from .._figure import SlideFigure
 from ..common import (
     dataset,
     noise,
@@ -154,7 +155,6 @@ def plot(result: Result, ax=None):
 
 
 # ----------------------------------------------------------------------------- slide figures
-from .._figure import SlideFigure  # noqa: E402  (a module's slide figures come last)
 
 FIGURES = (
     SlideFigure("curved_trajectories", "1. DMs speed are limited!: \"Diffusion has curved "

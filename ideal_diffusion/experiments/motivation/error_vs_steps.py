@@ -15,6 +15,7 @@ from ...schedules import SIGMA_MAX, SIGMA_MIN, sampling_grid
 from ...solvers import nfe, sample
 from .. import _checks as check
 from .._cache import cached
+from .._figure import SlideFigure
 from ..common import (
     ideal_denoiser,
     measure,
@@ -291,7 +292,6 @@ def plot(result: Result, ax=None):
 
 
 # ----------------------------------------------------------------------------- slide figures
-from .._figure import SlideFigure  # noqa: E402  (a module's slide figures come last)
 
 FIGURES = (
     SlideFigure("error_vs_steps", "1. Why Diffusion Models are slow? (low capacity? solver "

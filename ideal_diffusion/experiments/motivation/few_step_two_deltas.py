@@ -13,6 +13,7 @@ from ...schedules import SIGMA_MAX, SIGMA_MIN, sampling_grid
 from ...solvers import nfe, sample, solve_ode
 from .. import _checks as check
 from .._cache import cached
+from .._figure import SlideFigure
 from ..common import (
     REF_RTOL,
     noise,
@@ -125,7 +126,6 @@ def plot(result: Result, ax=None):
 
 
 # ----------------------------------------------------------------------------- slide figures
-from .._figure import SlideFigure  # noqa: E402  (a module's slide figures come last)
 
 FIGURES = (
     SlideFigure("few_step_two_deltas", "1. Sampling from ideal diffusion model: 1/2/3/5 Euler "

@@ -13,6 +13,7 @@ from ...schedules import SIGMA_MAX, SIGMA_MIN, sampling_grid
 from ...solvers import nfe, sample
 from .. import _checks as check
 from .._cache import cached
+from .._figure import SlideFigure
 from ..common import (
     ideal_denoiser,
     noise,
@@ -133,7 +134,6 @@ def _plot_entropy(r, ax):
 
 
 # ----------------------------------------------------------------------------- slide figures
-from .._figure import SlideFigure  # noqa: E402  (a module's slide figures come last)
 
 FIGURES = (
     SlideFigure("image_denoiser_track", "1. Sampling from ideal diffusion model: \"What about "

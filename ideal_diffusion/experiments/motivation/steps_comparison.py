@@ -13,6 +13,7 @@ from ...schedules import SIGMA_MIN, sampling_grid
 from ...solvers import nfe, sample
 from .. import _checks as check
 from .._cache import cached
+from .._figure import SlideFigure
 from ..common import (
     dataset,
     ideal_denoiser,
@@ -185,7 +186,6 @@ def _plot_distance_curve(result, ax):
 
 
 # ----------------------------------------------------------------------------- slide figures
-from .._figure import SlideFigure  # noqa: E402  (a module's slide figures come last)
 
 FIGURES = (
     SlideFigure("steps_comparison", "1. Motivation: \"Diffusion Models are slow. Why?\": the same "

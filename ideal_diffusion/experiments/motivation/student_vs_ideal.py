@@ -10,6 +10,7 @@ import numpy as np
 from ...schedules import SIGMA_MAX
 from .. import _checks as check
 from .._cache import cached
+from .._figure import SlideFigure
 from ..common import (
     dataset,
     ideal_denoiser,
@@ -161,7 +162,6 @@ def plot(result: Result, ax=None):
 
 
 # ----------------------------------------------------------------------------- slide figures
-from .._figure import SlideFigure  # noqa: E402  (a module's slide figures come last)
 
 FIGURES = (
     SlideFigure("denoiser_student_vs_ideal", "1. Towards ideal approximation / 1. Ideal "

@@ -12,6 +12,7 @@ from ...data import two_points
 from ...denoiser import IdealDenoiser
 from .. import _checks as check
 from .._cache import cached
+from .._figure import SlideFigure
 from ._shared import (
     _figure,
 )
@@ -130,7 +131,6 @@ def plot(result: Result, ax=None):
 
 
 # ----------------------------------------------------------------------------- slide figures
-from .._figure import SlideFigure  # noqa: E402  (a module's slide figures come last)
 
 FIGURES = (
     SlideFigure("two_delta_averaging", "1. Ideal diffusion model: \"two delta functions\": "
