@@ -51,7 +51,11 @@ MOTIVATION = [motivation.two_delta_averaging, motivation.few_step_two_deltas,
               motivation.denoiser_student, motivation.student_vs_ideal]
 #: every experiment's Config: those of the registry (a new experiment is covered by itself)
 CONFIGS = list(dict.fromkeys(m.Config for m in registry.MODULES))
-DISTILL_NAMES = set(distill.__all__)  # trained students (CDResult, ...): not experiment results
+#: trained students (CDResult, ...), every class the distill layer defines (re-exported or not):
+#: not experiment results
+DISTILL_NAMES = set(distill.__all__) | {
+    node.name for path in (Path(distill.__file__).parent).glob("*.py")
+    for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.ClassDef)}
 EXP_DIR = Path(__file__).resolve().parent.parent / "ideal_diffusion" / "experiments"
 
 

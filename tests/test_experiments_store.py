@@ -1,6 +1,7 @@
 """The experiments layer's plumbing: a cache keyed on the whole Config, the committed-student
 store (a changed knob is another student, never a stale one), and the sampling film's facts."""
 import hashlib
+import re
 from dataclasses import FrozenInstanceError, replace
 
 import numpy as np
@@ -82,7 +83,9 @@ def test_the_store_is_one_folder_of_keyed_students():
     from ideal_diffusion.distill.records import load_record
 
     paths = sorted(store.STORE_DIR.glob("*"))
-    assert paths and all(p.suffix == ".npz" and p.stem.split("-")[0] in ("cd", "kd")
+    # (the prefix is the ``kind`` its experiment passes to ``persisted``: any lowercase word)
+    assert paths and all(p.suffix == ".npz" and re.fullmatch(r"[a-z][a-z0-9_]*-[0-9a-f]{16}",
+                                                              p.stem)
                          for p in paths), paths
     for p in paths:
         _, extra = load_record(p)
@@ -171,3 +174,10 @@ def test_a_changed_network_default_is_not_loaded(monkeypatch):
     assert committed.load() is not None
     monkeypatch.setitem(store.NET_DEFAULTS, "activation", "relu")
     assert committed.load() is None
+
+
+def test_a_kind_is_a_lowercase_word():
+    assert store.path_for("kd2", ("x",)).name.startswith("kd2-")
+    for bad in ("", "KD", "../cd", "cd-1", None):
+        with pytest.raises(ValueError, match="kind"):
+            store.path_for(bad, ("x",))

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import re
 from pathlib import Path
 
 from ..distill.records import load_record, result_from_record, save_record
@@ -57,7 +58,15 @@ def key_text(key) -> str:
 
 
 def path_for(kind: str, key) -> Path:
-    """The store's file for the student ``key`` of ``kind`` (it may not exist)."""
+    """The store's file for the student ``key`` of ``kind`` (it may not exist).
+
+    Raises
+    ------
+    ValueError
+        If ``kind`` is not a lowercase word (letters, digits, ``_``; a letter first).
+    """
+    if not isinstance(kind, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", kind):
+        raise ValueError(f"kind must be a lowercase word such as 'cd' or 'kd', got {kind!r}")
     digest = hashlib.sha256(key_text(key).encode()).hexdigest()[:16]
     return STORE_DIR / f"{kind}-{digest}.npz"
 
@@ -90,7 +99,8 @@ def persisted(kind: str, key, train_fn):
 
     Parameters
     ----------
-    kind : str -- a file-name prefix (``"cd"``, ``"kd"``)
+    kind : str -- a file-name prefix, a lowercase word (``"cd"``, ``"kd"``; a new method may
+        name its own)
     key : a frozen record (dataclass or tuple) of *everything* that makes the student
     train_fn : callable ``() -> CDResult | KDResult`` training it (deterministic)
 
