@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,12 +37,11 @@ class Committed:
     config: object
     kind: str
 
-    @property
-    def get(self) -> Callable:
-        """``() -> student``: loaded from the store, or trained."""
+    def get(self):
+        """The student: loaded from the store, or trained (and saved when saving is on)."""
         if self.kind == "kd":
-            return lambda: kd.student(self.config, "many")
-        return lambda: student_vs_optimum.student(self.config)
+            return kd.student(self.config, "many")
+        return student_vs_optimum.student(self.config)
 
     @property
     def key(self) -> tuple:
