@@ -18,7 +18,8 @@ import numbers
 
 import numpy as np
 
-__all__ = ["integer", "model_output", "real", "real_array", "sigma_levels", "states"]
+__all__ = ["integer", "is_real", "model_output", "real", "real_array", "sigma_levels",
+           "states"]
 
 
 def _show(v) -> str:
@@ -55,6 +56,13 @@ def _range_text(lo, hi) -> str:
     return f" in [{lo}, {hi}]"
 
 
+def is_real(v) -> bool:
+    """True for a real number: a Python or numpy int or float, not a bool (None, strings and
+    complex numbers are not)."""
+    return (not isinstance(v, (bool, np.bool_))
+            and isinstance(v, (numbers.Real, np.integer, np.floating)))
+
+
 def real(v, name: str, lo: float = -math.inf, hi: float = math.inf, lo_open: bool = False,
          hi_open: bool = False, finite: bool = True) -> float:
     """``v`` as a Python float in the interval (lo or [lo, hi] or hi), finite unless told.
@@ -70,8 +78,7 @@ def real(v, name: str, lo: float = -math.inf, hi: float = math.inf, lo_open: boo
     """
     interval = (("(" if lo_open or math.isinf(lo) else "[") + f"{lo:g}, {hi:g}"
                 + (")" if hi_open or math.isinf(hi) else "]"))
-    if (isinstance(v, (bool, np.bool_)) or not isinstance(v, (numbers.Real, np.integer,
-                                                               np.floating))):
+    if not is_real(v):
         raise TypeError(f"{name} must be a real number in {interval}, got "
                         f"{type(v).__name__} {_show(v)}")
     f = float(v)

@@ -17,12 +17,10 @@ import dataclasses
 import re
 from dataclasses import dataclass
 
-from ..nn import TrainConfig
+from ..nn import DISPLAY_FIELDS, TrainConfig
 
 __all__ = ["StudentLine", "budget", "label", "parse_student_lines", "report", "student_line"]
 
-#: TrainConfig fields that change how a run is shown, never the trained network
-_DISPLAY = ("progress",)
 
 
 def _value(v) -> str:
@@ -33,7 +31,7 @@ def _train_note(train: TrainConfig, ref: TrainConfig) -> list:
     parts = []
     for f in dataclasses.fields(TrainConfig):
         a, b = getattr(train, f.name), getattr(ref, f.name)
-        if f.name in _DISPLAY or a == b:
+        if f.name in DISPLAY_FIELDS or a == b:
             continue
         parts.append(f"{a} steps" if f.name == "steps" else f"{f.name} {_value(a)}")
     return parts

@@ -23,16 +23,14 @@ import re
 from pathlib import Path
 
 from ..distill.records import load_record, result_from_record, save_record
-from ..nn import NET_DEFAULTS, TrainConfig
+from ..nn import DISPLAY_FIELDS, NET_DEFAULTS, TrainConfig
 
-__all__ = ["DISPLAY_FIELDS", "SAVE_ENV", "STORE_DIR", "key_text", "load", "path_for", "persisted"]
+__all__ = ["SAVE_ENV", "STORE_DIR", "key_text", "load", "path_for", "persisted"]
 
 #: the one folder of committed students
 STORE_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 #: set to "1" (``python -m ideal_diffusion retrain`` does) to save every student trained
 SAVE_ENV = "IDEAL_DIFFUSION_SAVE_STUDENTS"
-#: TrainConfig fields that only change what is displayed, never the trained bits
-DISPLAY_FIELDS = ("progress",)
 #: set True (``retrain`` does, in its worker processes) to train every student asked for
 #: even when the store holds it
 FORCE_TRAIN = False

@@ -21,11 +21,12 @@ from .mlp import MLP
 from .optim import EMA, Adam, lr_schedule
 from .param import ConsistencyParam, EDMPrecond, JumpEDMParam, JumpParam, Model, PlainParam
 from .threads import blas_threads
-from .train import NET_DEFAULTS, Optimiser, TrainConfig, fit, make_net
+from .train import DISPLAY_FIELDS, NET_DEFAULTS, Optimiser, TrainConfig, fit, make_net
 
 __all__ = [
     "Linear", "SiLU", "ReLU", "SigmaEmbedding", "MLP",
     "EDMPrecond", "ConsistencyParam", "JumpParam", "JumpEDMParam", "PlainParam", "Model",
     "Adam", "lr_schedule", "EMA", "fit", "TrainConfig", "Optimiser", "make_net", "NET_DEFAULTS",
+    "DISPLAY_FIELDS",
     "save_checkpoint", "load_checkpoint", "gradcheck", "blas_threads",
 ]

@@ -7,7 +7,6 @@ temporaries.
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 
@@ -156,8 +155,7 @@ def _check_lr(lr, allow_zero=False):
 def _check_real(value, name, ok, allowed):
     """``value`` as a float with ``ok(value)`` true (``allowed`` says where, in words).
     TypeError if it is not a real number, ValueError if it is not finite or not allowed."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(
-            value, (numbers.Real, np.integer, np.floating)):
+    if not _v.is_real(value):
         raise TypeError(f"{name} must be a real number in {allowed}, got "
                         f"{type(value).__name__} {value!r}")
     v = float(value)

@@ -30,10 +30,15 @@ from .mlp import MLP
 from .optim import EMA, Adam, lr_schedule
 from .threads import blas_threads
 
-__all__ = ["NET_DEFAULTS", "Optimiser", "TrainConfig", "fit", "make_net"]
+__all__ = ["DISPLAY_FIELDS", "NET_DEFAULTS", "Optimiser", "TrainConfig", "fit", "make_net"]
 
 #: the students' network when a trainer is given no architecture (see :func:`make_net`)
 NET_DEFAULTS = {"hidden": 128, "depth": 3, "emb_dim": 16, "activation": "silu"}
+
+
+#: TrainConfig fields that only change what is shown (the progress bar), never the trained bits:
+#: not part of a student's identity or name
+DISPLAY_FIELDS = ("progress",)
 
 
 @dataclass(frozen=True)
