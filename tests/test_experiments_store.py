@@ -64,10 +64,11 @@ def _tiny_cd(**kw):
                      train=TrainConfig(steps=20, batch=32, lr=1e-3, ema=0.5), **kw)
 
 
-def test_retraining_is_deterministic(monkeypatch):
+def test_retraining_is_deterministic(monkeypatch, tmp_path):
     from ideal_diffusion.experiments.cd import student_vs_optimum as cd
 
-    monkeypatch.setattr(store, "FORCE_TRAIN", True)  # never load: train twice
+    monkeypatch.setattr(store, "STORE_DIR", tmp_path)  # an empty store: train twice
+    monkeypatch.delenv(store.SAVE_ENV, raising=False)
     a, b = cd.student(_tiny_cd()), cd.student(_tiny_cd())
     assert np.array_equal(a.model.net.theta, b.model.net.theta)
 

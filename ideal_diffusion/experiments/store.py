@@ -31,9 +31,6 @@ __all__ = ["SAVE_ENV", "STORE_DIR", "key_text", "load", "path_for", "persisted"]
 STORE_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 #: set to "1" (``python -m ideal_diffusion retrain`` does) to save every student trained
 SAVE_ENV = "IDEAL_DIFFUSION_SAVE_STUDENTS"
-#: set True (``retrain`` does, in its worker processes) to train every student asked for
-#: even when the store holds it
-FORCE_TRAIN = False
 
 
 def _without_display(value):
@@ -108,7 +105,7 @@ def persisted(kind: str, key, train_fn):
     :class:`~ideal_diffusion.distill.kd.KDResult`); saved to :func:`path_for` when trained
     with ``IDEAL_DIFFUSION_SAVE_STUDENTS=1``.
     """
-    res = None if FORCE_TRAIN else load(kind, key)
+    res = load(kind, key)
     if res is not None:
         return res
     res = train_fn()

@@ -82,15 +82,17 @@ def student(name: str):
 
 
 def _retrain_one(name: str) -> tuple:
-    """Train ``name`` anew and save it (in a worker process, or in this one)."""
-    force, saving = store.FORCE_TRAIN, os.environ.get(store.SAVE_ENV)
-    store.FORCE_TRAIN, os.environ[store.SAVE_ENV] = True, "1"
+    """Train ``name`` anew and save it (in a worker process, or in this one): its file is
+    deleted first, so the store trains it and, with saving on, writes it back."""
+    committed = CHECKPOINTED[name]
+    saving = os.environ.get(store.SAVE_ENV)
+    os.environ[store.SAVE_ENV] = "1"
     try:
+        committed.path.unlink(missing_ok=True)
         t0 = time.perf_counter()
-        CHECKPOINTED[name].get()
-        return name, CHECKPOINTED[name].path, time.perf_counter() - t0
+        committed.get()
+        return name, committed.path, time.perf_counter() - t0
     finally:
-        store.FORCE_TRAIN = force
         if saving is None:
             del os.environ[store.SAVE_ENV]
         else:
