@@ -118,7 +118,22 @@ class Result:
 
 
 def student_config(data: str, K: int) -> student_vs_optimum.Config:
-    """The summary's K-boundary student of ``data`` (K = 1: CD; else :mod:`.mbcd`'s)."""
+    """The summary's K-boundary student of ``data`` (K = 1: CD; else :mod:`.mbcd`'s).
+
+    Parameters
+    ----------
+    data : str -- a data set name (``"digits"``, ``"digits_gmm"``, ...)
+    K : int -- boundaries: 1 or one of ``mbcd.summary_config(data).Ks``
+
+    Returns
+    -------
+    cd.student_vs_optimum.Config
+
+    Raises
+    ------
+    ValueError
+        If the summary has no K-boundary student.
+    """
     mb = mbcd.summary_config(data)
     known = (1,) + tuple(mb.Ks)
     if K not in known:

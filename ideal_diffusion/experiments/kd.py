@@ -140,7 +140,22 @@ def student_key(cfg: Config, which: str = "many") -> tuple:
 def student(cfg: Config = Config(), which: str = "many"):
     """The trained KD (or x0-regression) student ``which`` of ``cfg``: from the store
     (:mod:`.store`) when it holds one made exactly so, else trained now (its pairs are
-    collected only then)."""
+    collected only then).
+
+    Parameters
+    ----------
+    cfg : Config
+    which : {"many", "few", "x0"} -- the target: the many-step teacher, the few-step one, or x0
+
+    Returns
+    -------
+    KDResult -- call it as ``student(x_T)`` on (B, d) noises
+
+    Raises
+    ------
+    ValueError
+        If ``which`` is not one of the three.
+    """
     return persisted("kd", student_key(cfg, which), lambda: train_kd(_pairs(cfg, which), cfg.train,
                                                  hidden=cfg.hidden, depth=cfg.depth,
                                                  sigma_data=cfg.sigma_data))

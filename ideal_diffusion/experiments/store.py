@@ -74,8 +74,23 @@ def _default_architecture_matches(model) -> bool:
 
 
 def load(kind: str, key):
-    """The stored student ``key`` of ``kind``, or None when the store holds no current one
-    (missing, an older format, another key under the same digest, other network defaults)."""
+    """The stored student ``key`` of ``kind``; never trains.
+
+    Parameters
+    ----------
+    kind : str -- the file-name prefix (a lowercase word)
+    key : a frozen record of everything that makes the student (see :func:`persisted`)
+
+    Returns
+    -------
+    CDResult or KDResult, or None when the store holds no current one (missing, an older
+    format, another key under the same digest, or other network defaults).
+
+    Raises
+    ------
+    ValueError
+        If ``kind`` is not a lowercase word.
+    """
     path = path_for(kind, key)
     if not path.exists():
         return None

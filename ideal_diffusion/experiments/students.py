@@ -75,7 +75,21 @@ CHECKPOINTED: dict[str, Committed] = _committed()
 
 
 def student(name: str):
-    """The committed student ``name`` (a key of :data:`CHECKPOINTED`)."""
+    """The committed student ``name``: loaded from the store, or trained.
+
+    Parameters
+    ----------
+    name : str -- a key of :data:`CHECKPOINTED`, e.g. ``"digits_gmm_mbcd4"``
+
+    Returns
+    -------
+    CDResult or KDResult
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not committed.
+    """
     if name not in CHECKPOINTED:
         raise ValueError(f"name must be one of {list(CHECKPOINTED)}, got {name!r}")
     return CHECKPOINTED[name].get()

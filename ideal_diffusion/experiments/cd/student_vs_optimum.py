@@ -193,7 +193,16 @@ def student_key(cfg: Config) -> tuple:
 
 def student(cfg: Config = Config()) -> CDResult:
     """The trained student of ``cfg``: from the store (:mod:`..store`) when it holds one made
-    exactly so, else trained now (deterministic: the config's seed, one BLAS thread)."""
+    exactly so, else trained now (deterministic: the config's seed, one BLAS thread).
+
+    Parameters
+    ----------
+    cfg : Config -- a checked Config (its fields were validated when it was built)
+
+    Returns
+    -------
+    CDResult -- call it as ``student(x, sigma)`` with x (B, d) and sigma a grid value or (B,)
+    """
     data, den = common.dataset(cfg.data), common.ideal_denoiser(cfg.data)
     grid = distill_grid(cfg.N)
 
